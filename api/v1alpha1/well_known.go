@@ -1,0 +1,115 @@
+/*
+Copyright 2026 The arcgis-token-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+// Labels, annotations and Secret keys the operator reads and writes.
+const (
+	// ManagedByLabel marks every Secret the operator writes.
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	// ManagedByValue is the value of ManagedByLabel.
+	ManagedByValue = "arcgis-token-operator"
+	// TokenLabel names the ArcGISToken a Secret belongs to.
+	TokenLabel = "arcgis.tokenoperator.dev/token"
+
+	// ExpiresAnnotation on the Secret holds the token's expiry (RFC 3339, UTC).
+	ExpiresAnnotation = "arcgis.tokenoperator.dev/expires"
+	// RenewAtAnnotation on an ArcGISToken asks for a renewal now: any new value
+	// (conventionally the current time) triggers exactly one re-issue.
+	RenewAtAnnotation = "arcgis.tokenoperator.dev/renew-at"
+
+	// SecretKeyToken holds the token.
+	SecretKeyToken = "token"
+	// SecretKeyExpires holds the expiry, RFC 3339 in UTC.
+	SecretKeyExpires = "expires"
+	// SecretKeyURL holds the URL of the service the token is for.
+	SecretKeyURL = "url"
+	// SecretKeyReferer holds the referer a referer-bound token must be sent with.
+	SecretKeyReferer = "referer"
+)
+
+// Default keys in the credentials Secret.
+const (
+	DefaultUsernameKey     = "username"
+	DefaultPasswordKey     = "password"
+	DefaultClientIDKey     = "client_id"
+	DefaultClientSecretKey = "client_secret"
+)
+
+// Condition types.
+const (
+	// ConditionReady is True while the Secret holds a token that has not
+	// expired and is not known to be revoked.
+	ConditionReady = "Ready"
+	// ConditionIssuing is True while a new token is due or being fetched. When
+	// the last attempt failed it stays True and carries the failure's reason.
+	ConditionIssuing = "Issuing"
+)
+
+// Condition reasons. Failure reasons are shared by Ready (when no usable token
+// is left) and Issuing (when a renewal failed while the old token still works).
+const (
+	// ReasonTokenIssued (Ready=True): the Secret holds a valid token.
+	ReasonTokenIssued = "TokenIssued"
+	// ReasonUpToDate (Issuing=False): nothing is due.
+	ReasonUpToDate = "UpToDate"
+	// ReasonSuspended (Issuing=False): spec.suspend is set.
+	ReasonSuspended = "Suspended"
+
+	// ReasonIssuing (Issuing=True): the first token is being fetched.
+	ReasonIssuing = "Issuing"
+	// ReasonRenewing (Issuing=True): the token is nearing expiry.
+	ReasonRenewing = "Renewing"
+	// ReasonRevoked (Issuing=True): the service answered 498 for the stored token.
+	ReasonRevoked = "Revoked"
+	// ReasonSpecChanged (Issuing=True): the spec changed since the token was issued.
+	ReasonSpecChanged = "SpecChanged"
+	// ReasonCredentialsChanged (Issuing=True): the credentials or CA bundle changed.
+	ReasonCredentialsChanged = "CredentialsChanged"
+	// ReasonManualRenew (Issuing=True): the renew-at annotation changed.
+	ReasonManualRenew = "ManualRenew"
+	// ReasonSecretMissing (Issuing=True): the Secret or its token key is gone.
+	ReasonSecretMissing = "SecretMissing"
+
+	// ReasonInvalidCredentials: the service refused the username and password
+	// (or client ID and secret). Retried rarely, never in a loop.
+	ReasonInvalidCredentials = "InvalidCredentials"
+	// ReasonInvalidToken: the service answered 498 (invalid or expired token),
+	// for example on a federated token exchange.
+	ReasonInvalidToken = "InvalidToken"
+	// ReasonAccountLocked: the account is locked after too many failed logins.
+	ReasonAccountLocked = "AccountLocked"
+	// ReasonPermissionDenied: the service answered 403 or 499.
+	ReasonPermissionDenied = "PermissionDenied"
+	// ReasonServiceUnavailable: the service could not be reached, timed out,
+	// answered 5xx, or answered something that is not ArcGIS JSON.
+	ReasonServiceUnavailable = "ServiceUnavailable"
+	// ReasonCredentialsNotFound: the credentials Secret or one of its keys is
+	// missing or empty.
+	ReasonCredentialsNotFound = "CredentialsNotFound"
+	// ReasonInvalidSpec: the spec cannot be turned into a request, for example a
+	// CA bundle that holds no PEM certificate.
+	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonSecretConflict: a Secret of the same name exists and is not owned by
+	// this ArcGISToken; it is never overwritten.
+	ReasonSecretConflict = "SecretConflict"
+	// ReasonExpired: the stored token has expired and no new one could be had.
+	ReasonExpired = "Expired"
+	// ReasonInvalidResponse: the service answered JSON that holds no usable token.
+	ReasonInvalidResponse = "InvalidResponse"
+	// ReasonBadRequest: the service refused the request as malformed.
+	ReasonBadRequest = "BadRequest"
+)
