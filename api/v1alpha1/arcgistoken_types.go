@@ -203,6 +203,8 @@ type ArcGISTokenSpec struct {
 
 	// renewBefore is how long before expiry the token is renewed. When it is not
 	// shorter than the granted lifetime, the default (a third) is used instead.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="renewBefore must be positive"
 	// +optional
 	RenewBefore *metav1.Duration `json:"renewBefore,omitempty"`
@@ -234,6 +236,8 @@ type ArcGISTokenSpec struct {
 	// validationInterval is how often the stored token is checked against the
 	// service; a token found revoked (498) is re-issued at once. "0s" turns the
 	// check off. Defaults to 10m.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) == duration('0s') || duration(self) >= duration('1m')",message="validationInterval must be 0s (off) or at least 1m"
 	// +optional
 	ValidationInterval *metav1.Duration `json:"validationInterval,omitempty"`

@@ -1,0 +1,176 @@
+# arcgis-token-operator
+#
+# Every tool the targets need is installed into ./bin by this Makefile, at a
+# pinned version, from the Go module proxy. The envtest control plane
+# (kube-apiserver, etcd, kubectl) is built from published Go modules by
+# hack/envtest/build.sh because setup-envtest's downloads are not reachable
+# from our build machines.
+
+# Image the manager is built into and deployed from.
+IMG ?= ghcr.io/tokenoperator/arcgis-token-operator:dev
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+SHELL = /usr/bin/env bash -o pipefail
+.SHELLFLAGS = -ec
+
+GO ?= go
+LOCALBIN ?= $(CURDIR)/bin
+ENVTEST_ASSETS ?= $(LOCALBIN)/k8s
+
+## Tool versions (pinned)
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+KUSTOMIZE_VERSION ?= v5.8.1
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOVULNCHECK_VERSION ?= v1.9.0
+
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+GOVULNCHECK ?= $(LOCALBIN)/govulncheck-$(GOVULNCHECK_VERSION)
+KUBECTL ?= $(ENVTEST_ASSETS)/kubectl
+
+# Generated files: `make test` fails when these drift from the markers.
+GENERATED = config/crd/bases config/rbac/role.yaml api/v1alpha1/zz_generated.deepcopy.go
+
+# How long each fuzz target runs in `make fuzz` (and in CI).
+FUZZTIME ?= 30s
+
+LDFLAGS = -X github.com/tokenoperator/arcgis-token-operator/internal/version.Version=$(VERSION)
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Display this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Getting started
+
+.PHONY: demo
+demo: envtest build ## Run the operator on a local control plane with the ArcGIS simulator (Ctrl-C stops it).
+	$(GO) run ./hack/demo
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate the CRD and the RBAC ClusterRole from the markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: controller-gen ## Generate the DeepCopy methods.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+
+.PHONY: verify-generated
+verify-generated: ## Fail when generated files differ from what the markers produce.
+	@hack/verify-generated.sh "$(MAKE)" $(GENERATED)
+
+.PHONY: fmt
+fmt: ## Format the code (gofmt -s).
+	gofmt -s -w $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')
+
+.PHONY: verify-fmt
+verify-fmt: ## Fail when a Go file is not gofmt-formatted.
+	@out=$$(gofmt -s -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+.PHONY: vet
+vet: ## Run go vet.
+	$(GO) vet ./...
+
+.PHONY: test
+test: verify-generated verify-fmt vet envtest ## Check generated files, gofmt and vet, then run every test against a real kube-apiserver and etcd.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test ./... -count=1 -timeout 20m -coverprofile cover.out
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 30s).
+	@hack/fuzz.sh $(FUZZTIME)
+
+.PHONY: lint
+lint: golangci-lint govulncheck ## Run golangci-lint and govulncheck.
+	$(GOLANGCI_LINT) run ./...
+	$(GOVULNCHECK) ./...
+
+.PHONY: vulncheck
+vulncheck: govulncheck ## Report known vulnerabilities in code the operator can reach.
+	$(GOVULNCHECK) ./...
+
+##@ Build
+
+.PHONY: build
+build: ## Build the manager and the ArcGIS simulator into bin/.
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/manager ./cmd
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/arcgis-sim ./cmd/arcgis-sim
+
+.PHONY: run
+run: manifests generate ## Run the manager against the cluster in $KUBECONFIG (or --kubeconfig via ARGS).
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd $(ARGS)
+
+.PHONY: docker-build
+docker-build: ## Build the manager image (needs a container engine).
+	docker build --build-arg VERSION=$(VERSION) -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the manager image.
+	docker push $(IMG)
+
+##@ Deployment
+
+.PHONY: install
+install: manifests kustomize ## Install the CRDs into the cluster in $KUBECONFIG.
+	$(KUSTOMIZE) build config/crd | kubectl apply --server-side -f -
+
+.PHONY: uninstall
+uninstall: manifests kustomize ## Remove the CRDs (and every ArcGISToken) from the cluster.
+	$(KUSTOMIZE) build config/crd | kubectl delete --ignore-not-found -f -
+
+.PHONY: deploy
+deploy: manifests kustomize ## Deploy the operator (CRDs, RBAC, manager) with image IMG.
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/default | kubectl apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: kustomize ## Remove the operator from the cluster.
+	$(KUSTOMIZE) build config/default | kubectl delete --ignore-not-found -f -
+
+##@ Tools
+
+$(LOCALBIN):
+	mkdir -p $(LOCALBIN)
+
+.PHONY: envtest
+envtest: ## Build kube-apiserver, etcd and kubectl for envtest into bin/k8s (cold: about 5 min; cached by a stamp).
+	hack/envtest/build.sh $(ENVTEST_ASSETS)
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN)
+$(CONTROLLER_GEN): | $(LOCALBIN)
+	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
+
+.PHONY: kustomize
+kustomize: $(KUSTOMIZE)
+$(KUSTOMIZE): | $(LOCALBIN)
+	$(call go-install-tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
+
+.PHONY: golangci-lint
+golangci-lint: $(GOLANGCI_LINT)
+$(GOLANGCI_LINT): | $(LOCALBIN)
+	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+.PHONY: govulncheck
+govulncheck: $(GOVULNCHECK)
+$(GOVULNCHECK): | $(LOCALBIN)
+	$(call go-install-tool,$(GOVULNCHECK),golang.org/x/vuln/cmd/govulncheck,$(GOVULNCHECK_VERSION))
+
+# go-install-tool installs package $2 at version $3 as $1 (a versioned file name,
+# so that bumping a version in this Makefile installs the new one).
+define go-install-tool
+@[ -f "$(1)" ] || { \
+set -e; \
+echo "Installing $(2)@$(3)"; \
+rm -f "$(1)"; \
+GOBIN="$(LOCALBIN)" $(GO) install "$(2)@$(3)"; \
+mv "$$(echo "$(1)" | sed "s/-$(3)$$//")" "$(1)"; \
+}
+endef
