@@ -141,8 +141,8 @@ type SecretTemplate struct {
 // credentials, how the token is bound, and where to store it.
 //
 // +kubebuilder:validation:XValidation:rule="self.type == 'Federated' ? has(self.serverURL) : !has(self.serverURL)",message="serverURL is required when type is Federated and must not be set for other types"
-// +kubebuilder:validation:XValidation:rule="self.type == 'OAuth' || self.client != 'Referer' || (has(self.referer) && self.referer != '')",message="referer is required when client is Referer (the default); set spec.referer to the value consumers send as their Referer header"
-// +kubebuilder:validation:XValidation:rule="self.type == 'OAuth' || self.client != 'IP' || (has(self.ip) && self.ip != '')",message="ip is required when client is IP"
+// +kubebuilder:validation:XValidation:rule="self.type == 'OAuth' || self.client != 'Referer' || (has(self.referer) && size(self.referer) > 0)",message="referer is required when client is Referer (the default); set spec.referer to the value consumers send as their Referer header"
+// +kubebuilder:validation:XValidation:rule="self.type == 'OAuth' || self.client != 'IP' || (has(self.ip) && size(self.ip) > 0)",message="ip is required when client is IP"
 // +kubebuilder:validation:XValidation:rule="!(has(self.renewBefore) && has(self.renewBeforePercentage))",message="set at most one of renewBefore and renewBeforePercentage"
 type ArcGISTokenSpec struct {
 	// type of token service: Portal (ArcGIS Enterprise portal or ArcGIS Online),
