@@ -19,9 +19,13 @@ limitations under the License.
 // the ArcGIS Server administrator API, and OAuth client credentials.
 //
 // Every request is an HTTPS POST with an application/x-www-form-urlencoded
-// body; credentials and tokens travel only in that body (or, for token
-// validation, in the X-Esri-Authorization header), never in a URL. Every
-// failure is an *Error whose text never contains a credential or a token.
+// body and f=json; credentials and tokens travel only in that body, never in
+// a URL or a header (a referer-bound token's Referer goes in the Referer
+// header). Every failure is an *Error whose text never contains a credential
+// or a token, and which says whether and when the request may be retried.
+//
+// The client never logs. Options.Observer reports each HTTP request for
+// metrics.
 package arcgis
 
 import (
@@ -79,17 +83,23 @@ type TokenRequest struct {
 	// URL is the portal root (Portal, Federated, OAuth), for example
 	// https://gis.example.com/portal or https://www.arcgis.com, or the server
 	// root (Server, ServerAdmin), for example https://gis.example.com/server.
+	// It must be https://. A trailing slash, and an API path pasted after
+	// the root (/sharing/rest for a portal; /rest/services, /rest, /admin or
+	// /tokens for a server), are tolerated.
 	URL string
 	// ServerURL is the federated server's root (Federated only).
 	ServerURL string
 	// Credentials to log in with.
 	Credentials Credentials
-	// Binding of the token. Ignored by OAuth.
+	// Binding of the token. Ignored by OAuth. An empty Client sends no
+	// binding, which leaves it to the service (often a short-lived token).
 	Binding Binding
 	// ExpirationMinutes is the lifetime asked for; the service may grant less.
+	// 0 leaves it to the service's default; negative is refused.
 	ExpirationMinutes int
 	// CABundle holds PEM roots to trust instead of the system roots; empty
-	// means the system roots.
+	// means the system roots. A bundle without a PEM certificate is refused
+	// with ReasonInvalidRequest.
 	CABundle []byte
 }
 

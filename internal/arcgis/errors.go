@@ -32,29 +32,47 @@ const (
 	// until the credentials change: retrying locks the account.
 	ReasonInvalidCredentials Reason = "InvalidCredentials"
 	// ReasonInvalidToken: 498, "Invalid token." or "Invalid Token": expired,
-	// revoked, wrongly bound, or for another org or endpoint.
+	// revoked, wrongly bound, or for another org or endpoint. Not retryable:
+	// the token must be re-issued (a federated exchange already retried once
+	// with a fresh portal token).
 	ReasonInvalidToken Reason = "InvalidToken"
-	// ReasonTokenRequired: 499, no token reached a secured resource.
+	// ReasonTokenRequired: 499, no token reached a secured resource. Not
+	// retryable.
 	ReasonTokenRequired Reason = "TokenRequired"
-	// ReasonPermissionDenied: 403 (GWM_0003), the token lacks rights.
+	// ReasonPermissionDenied: 403 (GWM_0003), the token lacks rights. Not
+	// retryable.
 	ReasonPermissionDenied Reason = "PermissionDenied"
-	// ReasonSSLRequired: 403 "SSL Required".
+	// ReasonSSLRequired: 403 "SSL Required". Not retryable.
 	ReasonSSLRequired Reason = "SSLRequired"
 	// ReasonMethodNotSupported: 405, GET, or credentials in the query string.
+	// Not retryable: something between the client and the service rewrites
+	// the request.
 	ReasonMethodNotSupported Reason = "MethodNotSupported"
-	// ReasonAccountLocked: too many failed logins; retry after the lock-out.
+	// ReasonAccountLocked: too many failed logins. Retryable after RetryAfter
+	// (at least AccountLockout, 15 minutes); any earlier attempt extends the
+	// lock-out.
 	ReasonAccountLocked Reason = "AccountLocked"
 	// ReasonBadRequest: the service refused the request as malformed, for
-	// example "'username' must be specified." or a missing client binding.
+	// example "'username' must be specified." or a missing client binding
+	// (201 "Exception in generating token"), or answered in a way that needs
+	// a change of spec (a server without token-based security, a redirect
+	// the client will not follow). Not retryable.
 	ReasonBadRequest Reason = "BadRequest"
-	// ReasonServiceUnavailable: network errors, timeouts, 5xx, and any body
-	// that is not JSON (HTML error and login pages, an HTML "Invalid Token"
-	// page). Retryable with backoff.
+	// ReasonServiceUnavailable: network errors, TLS failures, timeouts,
+	// cancellation, 429, 5xx, and any body that is not JSON (HTML error and
+	// login pages, an HTML "Invalid Token" page with status 200). Retryable
+	// with backoff, not sooner than RetryAfter when the service sent a
+	// Retry-After.
 	ReasonServiceUnavailable Reason = "ServiceUnavailable"
-	// ReasonInvalidResponse: JSON without a usable token or expiry.
+	// ReasonInvalidResponse: JSON without a usable token or expiry (missing,
+	// not a number, in the past, before 2000 or more than ten years ahead), or
+	// an answer too large. Retryable with backoff: nothing in the request is
+	// wrong. Not retryable when a server names a token service on plain
+	// http:// at another host.
 	ReasonInvalidResponse Reason = "InvalidResponse"
 	// ReasonInvalidRequest: the request was refused before anything was sent:
 	// an http:// URL, a CA bundle without a PEM certificate, a missing field.
+	// Not retryable.
 	ReasonInvalidRequest Reason = "InvalidRequest"
 )
 
@@ -83,17 +101,22 @@ type Error struct {
 	// RetryAfter is the least time to wait before retrying, when the service
 	// or the failure says so (Retry-After, a lock-out); 0 otherwise.
 	RetryAfter time.Duration
+
+	// cause is a sentinel behind the failure that callers may test with
+	// errors.Is, for now only context.Canceled and context.DeadlineExceeded.
+	// It is never an error whose text could carry a URL or a secret.
+	cause error
 }
 
 // Error implements error.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(string(e.Reason))
-	if e.Endpoint != "" || e.Host != "" {
+	if e.Endpoint != "" {
 		fmt.Fprintf(&b, " from %s", e.Endpoint)
-		if e.Host != "" {
-			fmt.Fprintf(&b, " at %s", e.Host)
-		}
+	}
+	if e.Host != "" {
+		fmt.Fprintf(&b, " at %s", e.Host)
 	}
 	if e.HTTPStatus != 0 {
 		fmt.Fprintf(&b, " (HTTP %d", e.HTTPStatus)
@@ -110,6 +133,10 @@ func (e *Error) Error() string {
 	}
 	return b.String()
 }
+
+// Unwrap returns the context error behind a cancelled or timed-out request, so
+// that errors.Is(err, context.Canceled) tells a shutdown from an outage.
+func (e *Error) Unwrap() error { return e.cause }
 
 // ReasonOf returns the Reason of an *Error in err's chain, or
 // ReasonServiceUnavailable for any other non-nil error.
