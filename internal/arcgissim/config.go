@@ -1,0 +1,171 @@
+/*
+Copyright 2026 The arcgis-token-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package arcgissim
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+
+	"k8s.io/utils/clock"
+)
+
+// Default token lifetimes and lock-out policy, as shipped by ArcGIS
+// Enterprise 10.9.1–11.4 and ArcGIS Server.
+const (
+	DefaultPortalDefaultMinutes = 120
+	DefaultPortalMaxMinutes     = 20160
+	DefaultServerShortMinutes   = 60
+	DefaultServerLongMinutes    = 1440
+	DefaultLockoutAttempts      = 5
+	DefaultLockoutMinutes       = 15
+
+	defaultListen = "127.0.0.1:0"
+)
+
+// Config configures a Simulator. The zero value is usable: a free loopback
+// port, no accounts, and the default lifetimes and lock-out policy.
+type Config struct {
+	// Listen is the loopback host:port to listen on; default "127.0.0.1:0"
+	// (a free port). Only loopback addresses and "localhost" are allowed: the
+	// control endpoint under /__sim/ is unauthenticated.
+	Listen string
+
+	// Users maps usernames to passwords. Usernames are case-sensitive. The
+	// same accounts log in at the portal and at the server, as in a federated
+	// deployment, but each realm locks them out separately.
+	Users map[string]string
+	// NoAdmin lists users without administrative privileges: the server admin
+	// API refuses them with 403.
+	NoAdmin []string
+	// Apps maps OAuth client IDs to client secrets.
+	Apps map[string]string
+
+	// PortalDefaultMinutes is the lifetime of portal, OAuth and federated
+	// server tokens when no expiration is asked for; default 120.
+	PortalDefaultMinutes int
+	// PortalMaxMinutes caps the lifetime of portal, OAuth and federated server
+	// tokens; default 20160 (14 days).
+	PortalMaxMinutes int
+	// ServerShortMinutes is the server's shortTimeout: the default lifetime of
+	// server tokens and the cap for tokens without a client binding; default 60.
+	ServerShortMinutes int
+	// ServerLongMinutes is the server's longTimeout: the cap for bound server
+	// tokens; default 1440.
+	ServerLongMinutes int
+
+	// LockoutAttempts consecutive failed logins within LockoutMinutes lock an
+	// account for LockoutMinutes; defaults 5 and 15.
+	LockoutAttempts int
+	LockoutMinutes  int
+
+	// Clock drives token expiry and lock-outs; default the real clock. Tests
+	// pass a fake clock (k8s.io/utils/clock/testing) instead of sleeping.
+	Clock clock.PassiveClock
+
+	// Standalone makes the server standalone: rest/info has no
+	// owningSystemUrl, the portal refuses to exchange tokens for it, and the
+	// server does not recognise portal tokens at all.
+	Standalone bool
+	// OldServer reproduces pre-10.1 error shapes: "details" is a single
+	// string, 498 says "Invalid Token", and the server tokens endpoint answers
+	// 201 "Exception in generating token" to a long expiration without client.
+	OldServer bool
+	// RealStatusCodes makes the HTTP status equal the ArcGIS error code for
+	// 400, 403, 404 and 405. 498, 499 and 201 still come with HTTP 200.
+	RealStatusCodes bool
+
+	// Logger, when set, receives one line per request: endpoint, method,
+	// outcome, status, remote address and duration. Never a query string, a
+	// body, a token or a credential.
+	Logger *slog.Logger
+}
+
+// withDefaults returns a copy of c with zero fields set to their defaults and
+// the maps copied, so the caller may keep mutating its own.
+func (c Config) withDefaults() Config {
+	setDefault := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	if c.Listen == "" {
+		c.Listen = defaultListen
+	}
+	setDefault(&c.PortalDefaultMinutes, DefaultPortalDefaultMinutes)
+	setDefault(&c.PortalMaxMinutes, DefaultPortalMaxMinutes)
+	setDefault(&c.ServerShortMinutes, DefaultServerShortMinutes)
+	setDefault(&c.ServerLongMinutes, DefaultServerLongMinutes)
+	setDefault(&c.LockoutAttempts, DefaultLockoutAttempts)
+	setDefault(&c.LockoutMinutes, DefaultLockoutMinutes)
+	if c.Clock == nil {
+		c.Clock = clock.RealClock{}
+	}
+	return c
+}
+
+// validate reports the first inconsistency in a defaulted Config.
+func (c Config) validate() error {
+	for name, v := range map[string]int{
+		"PortalDefaultMinutes": c.PortalDefaultMinutes,
+		"PortalMaxMinutes":     c.PortalMaxMinutes,
+		"ServerShortMinutes":   c.ServerShortMinutes,
+		"ServerLongMinutes":    c.ServerLongMinutes,
+		"LockoutAttempts":      c.LockoutAttempts,
+		"LockoutMinutes":       c.LockoutMinutes,
+	} {
+		if v < 0 {
+			return fmt.Errorf("arcgissim: %s must not be negative", name)
+		}
+	}
+	if c.PortalDefaultMinutes > c.PortalMaxMinutes {
+		return fmt.Errorf("arcgissim: PortalDefaultMinutes (%d) exceeds PortalMaxMinutes (%d)", c.PortalDefaultMinutes, c.PortalMaxMinutes)
+	}
+	if c.ServerShortMinutes > c.ServerLongMinutes {
+		return fmt.Errorf("arcgissim: ServerShortMinutes (%d) exceeds ServerLongMinutes (%d)", c.ServerShortMinutes, c.ServerLongMinutes)
+	}
+	for user := range c.Users {
+		if user == "" {
+			return fmt.Errorf("arcgissim: empty username")
+		}
+	}
+	for id := range c.Apps {
+		if id == "" {
+			return fmt.Errorf("arcgissim: empty OAuth client ID")
+		}
+	}
+	return checkLoopback(c.Listen)
+}
+
+// checkLoopback refuses listen addresses off the loopback interface: the
+// simulator is a test fixture with an unauthenticated control API, and its
+// certificate only names loopback addresses.
+func checkLoopback(listen string) error {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("arcgissim: Listen %q: %w", listen, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil || !addr.IsLoopback() {
+		return fmt.Errorf("arcgissim: Listen %q: host must be a loopback address or localhost", listen)
+	}
+	return nil
+}

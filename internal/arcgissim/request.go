@@ -1,0 +1,230 @@
+/*
+Copyright 2026 The arcgis-token-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package arcgissim
+
+import (
+	"io"
+	"mime"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Endpoints, as named in Counters.Requests and selected by Fault.Endpoint.
+const (
+	EndpointPortalGenerateToken = "portal/generateToken"
+	EndpointPortalInfo          = "portal/info"
+	EndpointPortalSelf          = "portal/portals/self"
+	EndpointOAuthToken          = "portal/oauth2/token"
+	EndpointServerInfo          = "server/rest/info"
+	EndpointServerServices      = "server/rest/services"
+	EndpointServerGenerateToken = "server/tokens/generateToken"
+	EndpointAdminGenerateToken  = "server/admin/generateToken"
+	EndpointAdmin               = "server/admin"
+	// EndpointUnknown counts requests to any other path.
+	EndpointUnknown = "unknown"
+)
+
+// allEndpoints lists the endpoints a fault may select.
+var allEndpoints = []string{
+	EndpointPortalGenerateToken, EndpointPortalInfo, EndpointPortalSelf, EndpointOAuthToken,
+	EndpointServerInfo, EndpointServerServices, EndpointServerGenerateToken,
+	EndpointAdminGenerateToken, EndpointAdmin, EndpointUnknown,
+}
+
+// URL paths of the endpoints.
+const (
+	portalRESTPath = "/portal/sharing/rest"
+	serverPath     = "/server"
+	controlPrefix  = "/__sim/"
+)
+
+// maxBodyBytes bounds form bodies; token requests are tiny.
+const maxBodyBytes = 1 << 20
+
+// route is an endpoint's name, error envelope and handler.
+type route struct {
+	endpoint string
+	envelope envelope
+	handle   func(*call)
+}
+
+// newRoutes maps normalised paths (see routeKey) to routes.
+func (s *Simulator) newRoutes() map[string]route {
+	return map[string]route{
+		routeKey(portalRESTPath + "/generateToken"): {EndpointPortalGenerateToken, envREST, s.portalGenerateToken},
+		routeKey(portalRESTPath + "/info"):          {EndpointPortalInfo, envREST, s.portalInfo},
+		routeKey(portalRESTPath + "/portals/self"):  {EndpointPortalSelf, envREST, s.portalSelf},
+		routeKey(portalRESTPath + "/oauth2/token"):  {EndpointOAuthToken, envREST, s.oauthToken},
+		routeKey(serverPath + "/rest/info"):         {EndpointServerInfo, envREST, s.serverInfo},
+		routeKey(serverPath + "/rest/services"):     {EndpointServerServices, envREST, s.serverServices},
+		routeKey(serverPath + "/tokens/generateToken"): {
+			EndpointServerGenerateToken, envREST, s.serverGenerateToken,
+		},
+		routeKey(serverPath + "/admin/generateToken"): {EndpointAdminGenerateToken, envAdmin, s.adminGenerateToken},
+		routeKey(serverPath + "/admin"):               {EndpointAdmin, envAdmin, s.adminRoot},
+	}
+}
+
+// routeKey normalises a path the way IIS and Tomcat in front of ArcGIS do:
+// case-insensitive, trailing slash optional.
+func routeKey(path string) string {
+	if len(path) > 1 {
+		path = strings.TrimRight(path, "/")
+	}
+	return strings.ToLower(path)
+}
+
+// call is one request to a simulated endpoint.
+type call struct {
+	s        *Simulator
+	w        http.ResponseWriter
+	r        *http.Request
+	endpoint string
+	envelope envelope
+	from     netip.Addr // the client's address, for ip and requestip bindings
+	query    url.Values
+	body     url.Values // empty unless a form-encoded POST
+	outcome  string
+	status   int
+}
+
+// serveHTTP dispatches a request: the control API, or a simulated endpoint
+// wrapped in counting, logging and fault injection.
+func (s *Simulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, controlPrefix) {
+		s.control.ServeHTTP(w, r)
+		return
+	}
+	start := time.Now()
+	rt, known := s.routes[routeKey(r.URL.Path)]
+	if !known {
+		rt = route{endpoint: EndpointUnknown, handle: notFound}
+	}
+	c := &call{s: s, w: w, r: r, endpoint: rt.endpoint, envelope: rt.envelope, query: r.URL.Query(), body: url.Values{}}
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		c.from = ap.Addr().Unmap()
+	}
+
+	s.counters.begin(c.query.Get("token") != "", hasCredentials(c.query))
+	defer func() {
+		s.counters.end(c.endpoint, c.outcome)
+		if s.log != nil {
+			s.log.Info("request", "endpoint", c.endpoint, "method", r.Method, "outcome", c.outcome,
+				"status", c.status, "remote", r.RemoteAddr, "duration", time.Since(start))
+		}
+	}()
+
+	if s.applyFault(c) {
+		return
+	}
+	c.readForm()
+	rt.handle(c)
+}
+
+// readForm parses a form-encoded POST body. Any other content type leaves
+// the body unread: ArcGIS then sees no parameters at all, which is the
+// "silent" failure of clients that forget the Content-Type.
+func (c *call) readForm() {
+	if c.r.Method != http.MethodPost {
+		return
+	}
+	mediaType, _, err := mime.ParseMediaType(c.r.Header.Get("Content-Type"))
+	if err != nil || mediaType != "application/x-www-form-urlencoded" {
+		return
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, maxBodyBytes))
+	if err != nil {
+		return
+	}
+	// A malformed body yields what could be parsed, like a servlet container.
+	c.body, _ = url.ParseQuery(string(raw))
+}
+
+// param returns a parameter from the body, else from the query string: like
+// a servlet container, ArcGIS merges both.
+func (c *call) param(name string) string {
+	if v := c.body.Get(name); v != "" {
+		return v
+	}
+	return c.query.Get(name)
+}
+
+// token returns the token a request presents: the "token" form field, the
+// X-Esri-Authorization or Authorization bearer header, or the query string.
+func (c *call) token() string {
+	if v := c.body.Get("token"); v != "" {
+		return v
+	}
+	for _, h := range []string{"X-Esri-Authorization", "Authorization"} {
+		if v := bearer(c.r.Header.Get(h)); v != "" {
+			return v
+		}
+	}
+	return c.query.Get("token")
+}
+
+// bearer returns the token of a "Bearer T" header value, or "".
+func bearer(v string) string {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(v), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}
+
+// hasCredentials reports credentials in a URL query string.
+func hasCredentials(q url.Values) bool {
+	return q.Has("username") || q.Has("password") || q.Has("client_secret")
+}
+
+// checkTokenRequest enforces generateToken's and oauth2/token's transport
+// rules: no credentials in the URL, and POST only.
+func (c *call) checkTokenRequest() bool {
+	detail := ""
+	switch {
+	case hasCredentials(c.query):
+		detail = detailQueryCredentials
+	case c.r.Method != http.MethodPost:
+		detail = detailPostOnly
+	default:
+		return true
+	}
+	c.w.Header().Set("Allow", http.MethodPost)
+	c.fail(methodNotSupported(detail))
+	return false
+}
+
+// checkResourceRequest allows GET and POST on resources.
+func (c *call) checkResourceRequest() bool {
+	if c.r.Method != http.MethodGet && c.r.Method != http.MethodPost {
+		c.w.Header().Set("Allow", "GET, POST")
+		c.fail(methodNotSupported(detailGetOrPost))
+		return false
+	}
+	return true
+}
+
+// notFound answers paths no endpoint serves the way a web server in front of
+// ArcGIS does: a real 404 with an HTML page.
+func notFound(c *call) {
+	c.outcome = OutcomeNotFound
+	c.writeRaw(http.StatusNotFound, "text/html; charset=utf-8",
+		"<html><body><h1>404 Not Found</h1></body></html>\n")
+}
