@@ -27,7 +27,8 @@ import (
 // Credentials, tokens and requests holding them are printed and logged with
 // the secret parts replaced, whatever the verb: %v, %+v, %#v, %s, %q, nested
 // in another struct, through log/slog or through encoding/json (which
-// structured loggers such as zap use).
+// structured loggers such as zap use). Code that needs a secret reads its
+// field.
 
 // mask stands in for a secret: empty stays empty, so that "not set" can be
 // told apart from "set".
@@ -87,6 +88,15 @@ func (t Token) GoString() string {
 // Format implements fmt.Formatter, so that no verb prints the token value.
 func (t Token) Format(f fmt.State, verb rune) { formatMasked(f, verb, t.String(), t.GoString()) }
 
+// MarshalJSON implements json.Marshaler without the token value, for
+// structured loggers. A Token is not meant to be serialised: the value goes
+// into the Secret from the Token field.
+func (t Token) MarshalJSON() ([]byte, error) {
+	type plain Token
+	t.Token = mask(t.Token)
+	return json.Marshal(plain(t))
+}
+
 // String implements fmt.Stringer without the token value.
 func (r ValidateRequest) String() string {
 	return fmt.Sprintf("{Type:%s URL:%s ServerURL:%s Token:%s Binding:%+v CABundle:%d bytes}", r.Type, r.URL, r.ServerURL, mask(r.Token), r.Binding, len(r.CABundle))
@@ -100,6 +110,14 @@ func (r ValidateRequest) GoString() string {
 // Format implements fmt.Formatter, so that no verb prints the token value.
 func (r ValidateRequest) Format(f fmt.State, verb rune) {
 	formatMasked(f, verb, r.String(), r.GoString())
+}
+
+// MarshalJSON implements json.Marshaler without the token value, for
+// structured loggers.
+func (r ValidateRequest) MarshalJSON() ([]byte, error) {
+	type plain ValidateRequest
+	r.Token = mask(r.Token)
+	return json.Marshal(plain(r))
 }
 
 func formatMasked(f fmt.State, verb rune, s, gs string) {

@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"html"
 	"mime"
 	"net/http"
 	"regexp"
@@ -493,7 +494,7 @@ func describeNonJSON(rep *reply) string {
 	}
 	msg := fmt.Sprintf("the service answered with %s (%d bytes)", kind, len(rep.body))
 	if m := titlePattern.FindSubmatch(rep.body); m != nil {
-		title := strings.TrimSpace(string(m[1]))
+		title := strings.TrimSpace(html.UnescapeString(string(m[1])))
 		if title != "" {
 			msg += fmt.Sprintf(", title %q", truncate(title, 80))
 		}

@@ -17,7 +17,9 @@ limitations under the License.
 package arcgis
 
 import (
+	"bytes"
 	"encoding/json"
+	"html"
 	"net/url"
 	"regexp"
 	"sort"
@@ -121,7 +123,7 @@ func (s *secrets) list() []string {
 	for _, v := range s.vals {
 		out = append(out, v)
 		// A service may echo the form-encoded or JSON-escaped value.
-		for _, enc := range []string{url.QueryEscape(v), url.PathEscape(v), jsonEscape(v)} {
+		for _, enc := range []string{url.QueryEscape(v), url.PathEscape(v), jsonEscape(v, true), jsonEscape(v, false), html.EscapeString(v)} {
 			if enc != v {
 				out = append(out, enc)
 			}
@@ -131,12 +133,20 @@ func (s *secrets) list() []string {
 	return out
 }
 
-func jsonEscape(v string) string {
-	b, err := json.Marshal(v)
-	if err != nil || len(b) < 2 {
+// jsonEscape returns v as it appears inside a JSON string, with or without
+// the HTML escapes (\u0026 for &) that Go and some Java writers add.
+func jsonEscape(v string, escapeHTML bool) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(escapeHTML)
+	if err := enc.Encode(v); err != nil {
 		return v
 	}
-	return string(b[1 : len(b)-1])
+	out := bytes.TrimSpace(b.Bytes())
+	if len(out) < 2 {
+		return v
+	}
+	return string(out[1 : len(out)-1])
 }
 
 // sanitize makes text fit for an error message: printable, single line, free
@@ -206,7 +216,7 @@ func isWordRune(r rune) bool {
 func scrubURL(raw string) string {
 	// Trailing punctuation is more likely the sentence's than the URL's.
 	trail := ""
-	for len(raw) > 0 && strings.ContainsRune(".,;:)]}", rune(raw[len(raw)-1])) {
+	for len(raw) > 0 && strings.ContainsRune(".,;:)}", rune(raw[len(raw)-1])) {
 		trail = raw[len(raw)-1:] + trail
 		raw = raw[:len(raw)-1]
 	}
