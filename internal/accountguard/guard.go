@@ -1,0 +1,357 @@
+/*
+Copyright 2026 The arcgis-token-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package accountguard is a circuit breaker per ArcGIS account, shared by every
+// ArcGISToken that logs in with that account.
+//
+// ArcGIS Server locks a built-in user after 5 consecutive failed logins within
+// 15 minutes, for 15 minutes, and portals lock too. However many ArcGISTokens
+// share a bad password, the guard lets at most MaxAttemptsPerWindow (4) failed
+// logins reach an account in any Window (15 minutes), spaces further attempts
+// exponentially (5 minutes up to an hour), stops while the account is locked,
+// and lets one attempt through at once when the credentials change.
+//
+// Concurrency is bounded too: one login at a time for an account whose state
+// is unknown or failing (so a burst of new objects cannot fail together), and
+// MaxConcurrent (below the lock-out threshold) for an account known to work, so
+// that a password changed behind the operator's back costs at most that many
+// failed logins before the guard closes.
+package accountguard
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
+)
+
+// Outcome is what a login attempt told about the account.
+type Outcome int
+
+const (
+	// Success: the service accepted the credentials.
+	Success Outcome = iota
+	// Rejected: the service refused the credentials (InvalidCredentials).
+	Rejected
+	// Locked: the service says the account is locked.
+	Locked
+	// Inconclusive: the attempt failed for a reason that says nothing about
+	// the credentials (network, 5xx, a malformed answer).
+	Inconclusive
+)
+
+// Options tune the guard. Zero values take the defaults, which follow ArcGIS
+// Server's lock-out policy.
+type Options struct {
+	// Window is the service's lock-out window. Default 15m.
+	Window time.Duration
+	// MaxAttemptsPerWindow is the most failed logins allowed in any Window;
+	// keep it below the service's threshold (5). Default 4.
+	MaxAttemptsPerWindow int
+	// LockoutDuration is how long the service keeps an account locked. Default 15m.
+	LockoutDuration time.Duration
+	// BackoffBase and BackoffMax space the attempts after consecutive
+	// failures: base × 2^(n−1), at most max. Defaults 5m and 1h.
+	BackoffBase, BackoffMax time.Duration
+	// MaxConcurrent is how many logins may run at once for an account known
+	// to work. Default 4; one at a time otherwise.
+	MaxConcurrent int
+	// Clock; the real clock when nil.
+	Clock clock.PassiveClock
+}
+
+func (o *Options) defaults() {
+	if o.Window <= 0 {
+		o.Window = 15 * time.Minute
+	}
+	if o.MaxAttemptsPerWindow <= 0 {
+		o.MaxAttemptsPerWindow = 4
+	}
+	if o.LockoutDuration <= 0 {
+		o.LockoutDuration = 15 * time.Minute
+	}
+	if o.BackoffBase <= 0 {
+		o.BackoffBase = 5 * time.Minute
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = time.Hour
+	}
+	if o.MaxConcurrent <= 0 {
+		o.MaxConcurrent = 4
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+}
+
+// Guard holds the state of every account. It is safe for concurrent use.
+type Guard struct {
+	opts     Options
+	mu       sync.Mutex
+	accounts map[string]*account
+}
+
+type account struct {
+	healthy     bool // the last conclusive login succeeded
+	lastSuccess time.Time
+	failures    []time.Time // failed logins within the window, oldest first
+	consecutive int         // failed logins since the last success
+	lastFailure time.Time
+	lastReason  string
+	lockedUntil time.Time
+	// failedCredentials fingerprints (in memory only) the credentials that
+	// failed, so that new credentials are tried at once. Empty when unknown.
+	failedCredentials string
+	inFlight          int
+	changed           chan struct{} // closed and replaced whenever inFlight drops
+}
+
+// New returns a Guard.
+func New(opts Options) *Guard {
+	opts.defaults()
+	return &Guard{opts: opts, accounts: map[string]*account{}}
+}
+
+// Denied is returned by Acquire when no login may be made now. Its message
+// names the account's service and user, never a credential.
+type Denied struct {
+	// Reason is a condition reason: InvalidCredentials or AccountLocked.
+	Reason string
+	// Until is the earliest time a login may be tried again.
+	Until time.Time
+	// Message explains the wait.
+	Message string
+}
+
+func (d *Denied) Error() string { return d.Message }
+
+// Permit is one admitted login. Release it exactly once.
+type Permit struct {
+	g           *Guard
+	key         string
+	credentials string
+	released    bool
+}
+
+// Acquire asks to make one login for the account key with the credentials
+// fingerprinted by credentials (any string that changes when they change).
+// It waits, bounded by ctx, while other logins for the account are in flight
+// and their outcome decides this one, and returns *Denied when the account must
+// not be tried now.
+func (g *Guard) Acquire(ctx context.Context, key, credentials string) (*Permit, error) {
+	for {
+		g.mu.Lock()
+		a := g.account(key)
+		now := g.opts.Clock.Now()
+		a.prune(now, g.opts.Window)
+		if d := g.deny(a, key, credentials, now); d != nil {
+			g.mu.Unlock()
+			return nil, d
+		}
+		if a.inFlight < g.limit(a) {
+			a.inFlight++
+			g.mu.Unlock()
+			return &Permit{g: g, key: key, credentials: credentials}, nil
+		}
+		wait := a.changed
+		g.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// Release records the outcome of the login. retryAfter is the lock-out the
+// service announced, if any.
+func (p *Permit) Release(outcome Outcome, retryAfter time.Duration) {
+	if p == nil || p.released {
+		return
+	}
+	p.released = true
+	g := p.g
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	a := g.account(p.key)
+	now := g.opts.Clock.Now()
+	a.inFlight--
+	switch outcome {
+	case Success:
+		a.healthy = true
+		a.lastSuccess = now
+		a.failures = nil
+		a.consecutive = 0
+		a.lockedUntil = time.Time{}
+		a.failedCredentials = ""
+		a.lastReason = ""
+	case Rejected, Locked:
+		a.healthy = false
+		a.failures = append(a.failures, now)
+		a.consecutive++
+		a.lastFailure = now
+		a.failedCredentials = p.credentials
+		a.lastReason = arcgisv1alpha1.ReasonInvalidCredentials
+		if outcome == Locked {
+			a.lastReason = arcgisv1alpha1.ReasonAccountLocked
+			a.lockedUntil = now.Add(max(retryAfter, g.opts.LockoutDuration))
+		}
+	case Inconclusive:
+	}
+	close(a.changed)
+	a.changed = make(chan struct{})
+}
+
+// Seed records a failed login known from an ArcGISToken's status, so that a
+// restarted operator remembers recent failures. credentials fingerprints the
+// credentials that failed, or is empty when they are not known to be the
+// current ones. attempts is the number of consecutive failures recorded.
+func (g *Guard) Seed(key, credentials string, failedAt time.Time, reason string, attempts int32) {
+	if reason != arcgisv1alpha1.ReasonInvalidCredentials && reason != arcgisv1alpha1.ReasonAccountLocked {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := g.opts.Clock.Now()
+	if now.Sub(failedAt) > g.opts.BackoffMax {
+		return
+	}
+	a := g.account(key)
+	if !failedAt.After(a.lastSuccess) {
+		// A later success is already known: the failure no longer counts.
+		return
+	}
+	if now.Sub(failedAt) < g.opts.Window && !contains(a.failures, failedAt) {
+		a.failures = append(a.failures, failedAt)
+		sort.Slice(a.failures, func(i, j int) bool { return a.failures[i].Before(a.failures[j]) })
+	}
+	a.healthy = false
+	if int(attempts) > a.consecutive {
+		a.consecutive = int(attempts)
+	}
+	if failedAt.After(a.lastFailure.Add(time.Second)) {
+		a.lastFailure = failedAt
+		a.lastReason = reason
+	}
+	if a.failedCredentials == "" {
+		a.failedCredentials = credentials
+	}
+	if reason == arcgisv1alpha1.ReasonAccountLocked {
+		if until := failedAt.Add(g.opts.LockoutDuration); until.After(a.lockedUntil) {
+			a.lockedUntil = until
+		}
+	}
+}
+
+func (g *Guard) account(key string) *account {
+	a := g.accounts[key]
+	if a == nil {
+		a = &account{changed: make(chan struct{})}
+		g.accounts[key] = a
+	}
+	return a
+}
+
+func (g *Guard) limit(a *account) int {
+	if a.healthy {
+		return g.opts.MaxConcurrent
+	}
+	return 1
+}
+
+func (g *Guard) deny(a *account, key, credentials string, now time.Time) *Denied {
+	// Seeded failures with unknown credentials count as failures of the
+	// current ones: waiting is the safe side.
+	sameCredentials := a.failedCredentials == "" || a.failedCredentials == credentials
+	if sameCredentials && now.Before(a.lockedUntil) {
+		return &Denied{
+			Reason: arcgisv1alpha1.ReasonAccountLocked,
+			Until:  a.lockedUntil,
+			Message: fmt.Sprintf("Not logging in as %s: the account is locked until %s; change the credentials to try at once",
+				describe(key), a.lockedUntil.UTC().Format(time.RFC3339)),
+		}
+	}
+	if sameCredentials && a.consecutive > 0 {
+		if next := a.lastFailure.Add(g.backoff(a.consecutive)); now.Before(next) {
+			return &Denied{
+				Reason: a.lastReason,
+				Until:  next,
+				Message: fmt.Sprintf("Not logging in as %s: %d consecutive failed logins; next attempt at %s, or at once when the credentials change",
+					describe(key), a.consecutive, next.UTC().Format(time.RFC3339)),
+			}
+		}
+	}
+	// The hard limit holds whatever the credentials: the service counts every
+	// failed login against the account.
+	if len(a.failures) >= g.opts.MaxAttemptsPerWindow {
+		until := a.failures[0].Add(g.opts.Window)
+		return &Denied{
+			Reason: a.lastReason,
+			Until:  until,
+			Message: fmt.Sprintf("Not logging in as %s: %d failed logins in the last %s, the most allowed before the service locks the account; next attempt at %s",
+				describe(key), len(a.failures), g.opts.Window, until.UTC().Format(time.RFC3339)),
+		}
+	}
+	return nil
+}
+
+func (g *Guard) backoff(consecutive int) time.Duration {
+	d := g.opts.BackoffBase
+	for i := 1; i < consecutive && d < g.opts.BackoffMax; i++ {
+		d *= 2
+	}
+	return min(d, g.opts.BackoffMax)
+}
+
+func (a *account) prune(now time.Time, window time.Duration) {
+	i := 0
+	for i < len(a.failures) && now.Sub(a.failures[i]) >= window {
+		i++
+	}
+	a.failures = a.failures[i:]
+}
+
+// contains reports whether ts holds t, to within a second: status times are
+// stored with a precision of one second, so a failure seeded back from status
+// is the same failure the guard recorded with full precision.
+func contains(ts []time.Time, t time.Time) bool {
+	for _, x := range ts {
+		if d := x.Sub(t); d > -time.Second && d < time.Second {
+			return true
+		}
+	}
+	return false
+}
+
+// describe turns an account key ("realm url user", see tokenspec.AccountKey)
+// into words for messages.
+func describe(key string) string {
+	parts := strings.SplitN(key, " ", 3)
+	if len(parts) != 3 {
+		return fmt.Sprintf("%q", key)
+	}
+	who := "user"
+	if parts[0] == "oauth" {
+		who = "application"
+	}
+	return fmt.Sprintf("%s %q at %s", who, parts[2], parts[1])
+}
