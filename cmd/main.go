@@ -21,11 +21,14 @@ import (
 	"crypto/tls"
 	"flag"
 	"os"
+	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -34,6 +37,9 @@ import (
 
 	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
 	"github.com/tokenoperator/arcgis-token-operator/controllers"
+	"github.com/tokenoperator/arcgis-token-operator/internal/accountguard"
+	"github.com/tokenoperator/arcgis-token-operator/internal/arcgis"
+	"github.com/tokenoperator/arcgis-token-operator/internal/metrics"
 	"github.com/tokenoperator/arcgis-token-operator/internal/version"
 )
 
@@ -57,6 +63,12 @@ func main() {
 		enableLeaderElection bool
 		leaderElectionID     string
 		leaderElectionNS     string
+		watchNamespaces      string
+		maxConcurrent        int
+		perHostLimit         int
+		arcgisTimeout        time.Duration
+		kubeQPS              float64
+		kubeBurst            int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0",
 		"The address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
@@ -72,12 +84,20 @@ func main() {
 		"The name of the Lease used for leader election.")
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "",
 		"The namespace of the leader election Lease; defaults to the manager's own namespace.")
+	flag.StringVar(&watchNamespaces, "watch-namespaces", "",
+		"Comma-separated namespaces to watch; empty watches all. Limits the RBAC the operator needs to those namespaces.")
+	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 8, "How many ArcGISTokens are reconciled at once.")
+	flag.IntVar(&perHostLimit, "arcgis-max-concurrent-per-host", 8,
+		"How many requests may be in flight to one ArcGIS host at once; the rest wait.")
+	flag.DurationVar(&arcgisTimeout, "arcgis-timeout", 30*time.Second, "Timeout of each request to ArcGIS.")
+	flag.Float64Var(&kubeQPS, "kube-api-qps", 50, "Queries per second to the Kubernetes API server.")
+	flag.IntVar(&kubeBurst, "kube-api-burst", 100, "Burst of queries to the Kubernetes API server.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
-	setupLog.Info("Starting arcgis-token-operator", "version", version.Version)
+	setupLog.Info("Starting arcgis-token-operator", "version", version.Version, "watchNamespaces", watchNamespaces)
 
 	var tlsOpts []func(*tls.Config)
 	if !enableHTTP2 {
@@ -92,8 +112,14 @@ func main() {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	namespaces := splitList(watchNamespaces)
+	restConfig := ctrl.GetConfigOrDie()
+	restConfig.QPS, restConfig.Burst = float32(kubeQPS), kubeBurst
+	restConfig.UserAgent = "arcgis-token-operator/" + version.Version
+
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme,
+		Cache:                   controllers.CacheOptions(namespaces),
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  probeAddr,
 		PprofBindAddress:        pprofAddr,
@@ -109,9 +135,35 @@ func main() {
 		os.Exit(1)
 	}
 
+	refCache, err := controllers.NewReferenceCache(mgr, namespaces)
+	if err == nil {
+		err = mgr.Add(refCache)
+	}
+	if err != nil {
+		setupLog.Error(err, "Unable to create the cache of referenced Secrets and ConfigMaps")
+		os.Exit(1)
+	}
+
+	metrics.Register()
+	arcgis.Version = version.Version
+	clk := clock.RealClock{}
+	issuer := arcgis.New(arcgis.Options{
+		Clock:                clk,
+		Timeout:              arcgisTimeout,
+		MaxConcurrentPerHost: perHostLimit,
+		Observer:             metrics.ObserveRequest,
+	})
+	ctx := ctrl.SetupSignalHandler()
 	if err := (&controllers.ArcGISTokenReconciler{
-		Client: mgr.GetClient(),
-	}).SetupWithManager(mgr); err != nil {
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		RefCache:                refCache,
+		Issuer:                  issuer,
+		Accounts:                accountguard.New(accountguard.Options{Clock: clk}),
+		Recorder:                mgr.GetEventRecorder("arcgis-token-operator"),
+		Clock:                   clk,
+		MaxConcurrentReconciles: maxConcurrent,
+	}).SetupWithManager(ctx, mgr); err != nil {
 		setupLog.Error(err, "Unable to create the controller", "controller", "ArcGISToken")
 		os.Exit(1)
 	}
@@ -126,8 +178,19 @@ func main() {
 	}
 
 	setupLog.Info("Starting the manager")
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+	if err := mgr.Start(ctx); err != nil {
 		setupLog.Error(err, "The manager stopped with an error")
 		os.Exit(1)
 	}
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }

@@ -302,16 +302,16 @@ type ArcGISTokenStatus struct {
 	// +optional
 	LastFailureReason string `json:"lastFailureReason,omitempty"`
 
-	// issuedFor fingerprints the inputs (spec, credentials and CA bundle
-	// versions) the stored token was issued for, so that a change to any of
-	// them is noticed. It holds no secret material.
+	// revokedAt is when the stored token was found revoked (the service
+	// answered 498 when it was checked). Cleared when a new token is stored.
 	// +optional
-	IssuedFor string `json:"issuedFor,omitempty"`
+	RevokedAt *metav1.Time `json:"revokedAt,omitempty"`
 
-	// renewRequestHandled is the last value of the
-	// arcgis.tokenoperator.dev/renew-at annotation that was acted upon.
+	// lastFailureFingerprint identifies the spec and the versions of the
+	// credentials and CA bundle that the failed attempts used. It holds nothing
+	// derived from a secret. When they change, the next attempt is made at once.
 	// +optional
-	RenewRequestHandled string `json:"renewRequestHandled,omitempty"`
+	LastFailureFingerprint string `json:"lastFailureFingerprint,omitempty"`
 }
 
 // ArcGISToken keeps a short-lived ArcGIS token in a Secret: it issues the

@@ -27,6 +27,16 @@ const (
 
 	// ExpiresAnnotation on the Secret holds the token's expiry (RFC 3339, UTC).
 	ExpiresAnnotation = "arcgis.tokenoperator.dev/expires"
+	// IssuedAtAnnotation on the Secret holds when the token was issued (RFC 3339, UTC).
+	IssuedAtAnnotation = "arcgis.tokenoperator.dev/issued-at"
+	// IssuedForAnnotation on the Secret fingerprints the spec and the versions
+	// of the credentials and CA bundle the token was issued with, as
+	// "<spec>/<inputs>". It holds nothing derived from a secret.
+	IssuedForAnnotation = "arcgis.tokenoperator.dev/issued-for"
+	// RenewRequestAnnotation on the Secret holds the value of the ArcGISToken's
+	// renew-at annotation that the stored token was issued for.
+	RenewRequestAnnotation = "arcgis.tokenoperator.dev/renew-request"
+
 	// RenewAtAnnotation on an ArcGISToken asks for a renewal now: any new value
 	// (conventionally the current time) triggers exactly one re-issue.
 	RenewAtAnnotation = "arcgis.tokenoperator.dev/renew-at"
@@ -57,6 +67,13 @@ const (
 	// ConditionIssuing is True while a new token is due or being fetched. When
 	// the last attempt failed it stays True and carries the failure's reason.
 	ConditionIssuing = "Issuing"
+	// ConditionReconciling (kstatus) is present, and True, only while there
+	// is no usable token and the operator is still working on one.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled (kstatus) is present, and True, only while there is no
+	// usable token and the operator cannot get one without a change by a person
+	// (credentials, spec, permissions, a conflicting Secret).
+	ConditionStalled = "Stalled"
 )
 
 // Condition reasons. Failure reasons are shared by Ready (when no usable token

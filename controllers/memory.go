@@ -1,0 +1,186 @@
+/*
+Copyright 2026 The arcgis-token-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/tokenoperator/arcgis-token-operator/internal/arcgis"
+)
+
+// writtenSecretTTL bounds how long a Secret the reconciler wrote is preferred
+// over an informer cache that has not caught up with the write.
+const writtenSecretTTL = 30 * time.Second
+
+// memory is the reconciler's in-process state per ArcGISToken. None of it is
+// needed for correctness after a restart; it saves calls to ArcGIS:
+//
+//   - pending holds a token that was issued but not yet stored (the Secret
+//     write failed), so that the retry writes it instead of asking ArcGIS for
+//     another one. Only a crash between the call and the write costs a call.
+//   - written holds the Secret as last written, because the informer cache may
+//     still serve the previous version; reading that one would make a fresh
+//     token look due and cost a second call.
+//   - probeRetry spaces validation probes that failed for reasons other than
+//     a revoked token, so they do not repeat on every reconcile.
+type memory struct {
+	mu         sync.Mutex
+	pending    map[types.UID]pendingToken
+	written    map[types.UID]writtenSecret
+	probeRetry map[types.UID]time.Time
+	uids       map[types.NamespacedName]types.UID
+}
+
+type pendingToken struct {
+	token        *arcgis.Token
+	issuedAt     time.Time
+	issuedFor    string
+	renewRequest string
+}
+
+type writtenSecret struct {
+	name, resourceVersion string
+	// secret is the Secret as written, dropped once the cache has caught up.
+	secret *corev1.Secret
+	at     time.Time
+}
+
+func newMemory() *memory {
+	return &memory{
+		pending:    map[types.UID]pendingToken{},
+		written:    map[types.UID]writtenSecret{},
+		probeRetry: map[types.UID]time.Time{},
+		uids:       map[types.NamespacedName]types.UID{},
+	}
+}
+
+// track remembers which object a name stands for, so that forget can find its
+// entries once it is gone. An object re-created under the same name gets a new
+// UID, and the old one's entries are dropped.
+func (m *memory) track(key types.NamespacedName, uid types.UID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.uids[key]; ok && old != uid {
+		m.forgetLocked(old)
+	}
+	m.uids[key] = uid
+}
+
+func (m *memory) setPending(uid types.UID, p pendingToken) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pending[uid] = p
+}
+
+// getPending returns the pending token if it was issued for the same inputs
+// and is still usable at now.
+func (m *memory) getPending(uid types.UID, issuedFor, renewRequest string, now time.Time) (pendingToken, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.pending[uid]
+	if !ok {
+		return pendingToken{}, false
+	}
+	if p.issuedFor != issuedFor || p.renewRequest != renewRequest || !now.Before(p.token.Expires) {
+		delete(m.pending, uid)
+		return pendingToken{}, false
+	}
+	return p, true
+}
+
+func (m *memory) clearPending(uid types.UID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.pending, uid)
+}
+
+func (m *memory) setWritten(uid types.UID, s *corev1.Secret, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.written[uid] = writtenSecret{name: s.Name, resourceVersion: s.ResourceVersion, secret: s.DeepCopy(), at: now}
+}
+
+// isOwnWrite says whether a Secret event is the echo of the reconciler's own
+// last write of that Secret.
+func (m *memory) isOwnWrite(owner types.UID, name, resourceVersion string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w, ok := m.written[owner]
+	return ok && w.name == name && w.resourceVersion == resourceVersion
+}
+
+// freshest returns the Secret to trust: the cached one once the cache holds
+// the version last written (or something else changed it since), the written
+// one while the cache lags behind a recent write.
+func (m *memory) freshest(uid types.UID, name string, cached *corev1.Secret, now time.Time) *corev1.Secret {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w, ok := m.written[uid]
+	if !ok {
+		return cached
+	}
+	if w.name != name || now.Sub(w.at) > writtenSecretTTL {
+		delete(m.written, uid)
+		return cached
+	}
+	if w.secret == nil || (cached != nil && cached.ResourceVersion == w.resourceVersion) {
+		// Caught up. Keep the version for isOwnWrite, not the copy.
+		w.secret = nil
+		m.written[uid] = w
+		return cached
+	}
+	return w.secret.DeepCopy()
+}
+
+func (m *memory) setProbeRetry(uid types.UID, at time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.probeRetry[uid] = at
+}
+
+func (m *memory) probeRetryAt(uid types.UID) (time.Time, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	at, ok := m.probeRetry[uid]
+	return at, ok
+}
+
+func (m *memory) clearProbeRetry(uid types.UID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.probeRetry, uid)
+}
+
+// forget drops everything about an ArcGISToken that was deleted.
+func (m *memory) forget(key types.NamespacedName) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if uid, ok := m.uids[key]; ok {
+		m.forgetLocked(uid)
+		delete(m.uids, key)
+	}
+}
+
+func (m *memory) forgetLocked(uid types.UID) {
+	delete(m.pending, uid)
+	delete(m.written, uid)
+	delete(m.probeRetry, uid)
+}
