@@ -17,6 +17,7 @@ limitations under the License.
 package arcgissim
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"net"
@@ -57,16 +58,18 @@ type Config struct {
 	Apps map[string]string
 
 	// PortalDefaultMinutes is the lifetime of portal, OAuth and federated
-	// server tokens when no expiration is asked for; default 120.
+	// server tokens when no expiration is asked for; default 120, or
+	// PortalMaxMinutes when that is lower.
 	PortalDefaultMinutes int
 	// PortalMaxMinutes caps the lifetime of portal, OAuth and federated server
-	// tokens; default 20160 (14 days).
+	// tokens; default 20160 (14 days), or PortalDefaultMinutes when higher.
 	PortalMaxMinutes int
 	// ServerShortMinutes is the server's shortTimeout: the default lifetime of
-	// server tokens and the cap for tokens without a client binding; default 60.
+	// server tokens and the cap for tokens without a client binding; default
+	// 60, or ServerLongMinutes when that is lower.
 	ServerShortMinutes int
 	// ServerLongMinutes is the server's longTimeout: the cap for bound server
-	// tokens; default 1440.
+	// tokens; default 1440, or ServerShortMinutes when higher.
 	ServerLongMinutes int
 
 	// LockoutAttempts consecutive failed logins within LockoutMinutes lock an
@@ -107,10 +110,12 @@ func (c Config) withDefaults() Config {
 	if c.Listen == "" {
 		c.Listen = defaultListen
 	}
-	setDefault(&c.PortalDefaultMinutes, DefaultPortalDefaultMinutes)
-	setDefault(&c.PortalMaxMinutes, DefaultPortalMaxMinutes)
-	setDefault(&c.ServerShortMinutes, DefaultServerShortMinutes)
-	setDefault(&c.ServerLongMinutes, DefaultServerLongMinutes)
+	// A default left unset follows the cap set with it, so that setting only
+	// a cap below the default (or a default above the cap) just works.
+	setDefault(&c.PortalDefaultMinutes, min(DefaultPortalDefaultMinutes, cmp.Or(c.PortalMaxMinutes, DefaultPortalMaxMinutes)))
+	setDefault(&c.PortalMaxMinutes, max(DefaultPortalMaxMinutes, c.PortalDefaultMinutes))
+	setDefault(&c.ServerShortMinutes, min(DefaultServerShortMinutes, cmp.Or(c.ServerLongMinutes, DefaultServerLongMinutes)))
+	setDefault(&c.ServerLongMinutes, max(DefaultServerLongMinutes, c.ServerShortMinutes))
 	setDefault(&c.LockoutAttempts, DefaultLockoutAttempts)
 	setDefault(&c.LockoutMinutes, DefaultLockoutMinutes)
 	if c.Clock == nil {
