@@ -76,8 +76,23 @@ func TestFederatedExchange(t *testing.T) {
 	if r := h.do(req{method: http.MethodGet, path: pServices, header: withReferer(bearerHeader(bound.token), testReferer)}); r.body["services"] == nil {
 		t.Fatalf("bound server token refused with its referer: %s", r.raw)
 	}
-	if got := h.sim.Counters().TokensIssued["federated"]; got != 9 {
-		t.Errorf("%d federated tokens counted, want 9", got)
+
+	// An OAuth app token can be exchanged; the server token does not
+	// administer the server.
+	app := h.post(pOAuth, url.Values{"client_id": {appID}, "client_secret": {appSecret}, "grant_type": {"client_credentials"}})
+	appToken, _ := app.body["access_token"].(string)
+	appServer := wantToken(t, h.exchange(appToken, h.sim.ServerURL(), nil), true)
+	if r := h.do(req{method: http.MethodGet, path: pServices, header: bearerHeader(appServer.token)}); r.body["services"] == nil {
+		t.Fatalf("exchanged app token refused at rest/services: %s", r.raw)
+	}
+	wantAdminError(t, h.do(req{method: http.MethodGet, path: pAdmin, header: bearerHeader(appServer.token)}), 403, msgPermissionDenied)
+	// alice's exchanged token does.
+	if r := h.do(req{method: http.MethodGet, path: pAdmin, header: bearerHeader(server.token)}); r.body["resources"] == nil {
+		t.Fatalf("alice's federated token refused at admin: %s", r.raw)
+	}
+
+	if got := h.sim.Counters().TokensIssued["federated"]; got != 10 {
+		t.Errorf("%d federated tokens counted, want 10", got)
 	}
 }
 

@@ -67,19 +67,21 @@ type route struct {
 
 // newRoutes maps normalised paths (see routeKey) to routes.
 func (s *Simulator) newRoutes() map[string]route {
-	return map[string]route{
-		routeKey(portalRESTPath + "/generateToken"): {EndpointPortalGenerateToken, envREST, s.portalGenerateToken},
-		routeKey(portalRESTPath + "/info"):          {EndpointPortalInfo, envREST, s.portalInfo},
-		routeKey(portalRESTPath + "/portals/self"):  {EndpointPortalSelf, envREST, s.portalSelf},
-		routeKey(portalRESTPath + "/oauth2/token"):  {EndpointOAuthToken, envREST, s.oauthToken},
-		routeKey(serverPath + "/rest/info"):         {EndpointServerInfo, envREST, s.serverInfo},
-		routeKey(serverPath + "/rest/services"):     {EndpointServerServices, envREST, s.serverServices},
-		routeKey(serverPath + "/tokens/generateToken"): {
-			EndpointServerGenerateToken, envREST, s.serverGenerateToken,
-		},
-		routeKey(serverPath + "/admin/generateToken"): {EndpointAdminGenerateToken, envAdmin, s.adminGenerateToken},
-		routeKey(serverPath + "/admin"):               {EndpointAdmin, envAdmin, s.adminRoot},
+	routes := make(map[string]route)
+	for path, rt := range map[string]route{
+		portalRESTPath + "/generateToken":    {EndpointPortalGenerateToken, envREST, s.portalGenerateToken},
+		portalRESTPath + "/info":             {EndpointPortalInfo, envREST, s.portalInfo},
+		portalRESTPath + "/portals/self":     {EndpointPortalSelf, envREST, s.portalSelf},
+		portalRESTPath + "/oauth2/token":     {EndpointOAuthToken, envREST, s.oauthToken},
+		serverPath + "/rest/info":            {EndpointServerInfo, envREST, s.serverInfo},
+		serverPath + "/rest/services":        {EndpointServerServices, envREST, s.serverServices},
+		serverPath + "/tokens/generateToken": {EndpointServerGenerateToken, envREST, s.serverGenerateToken},
+		serverPath + "/admin/generateToken":  {EndpointAdminGenerateToken, envAdmin, s.adminGenerateToken},
+		serverPath + "/admin":                {EndpointAdmin, envAdmin, s.adminRoot},
+	} {
+		routes[routeKey(path)] = rt
 	}
+	return routes
 }
 
 // routeKey normalises a path the way IIS and Tomcat in front of ArcGIS do:
