@@ -85,7 +85,8 @@ type Options struct {
 	// checks), Retry-After dates and cache lifetimes. Default: the real clock.
 	Clock clock.PassiveClock
 	// Timeout bounds each HTTP request, from sending it to reading the
-	// answer, not counting the wait for a connection slot. Default 30s.
+	// answer, not counting the wait for a connection slot. Zero or negative
+	// means 30s.
 	Timeout time.Duration
 	// UserAgent is sent with every request. Default
 	// "arcgis-token-operator/" + Version.
@@ -95,7 +96,7 @@ type Options struct {
 	// negative value means no limit.
 	MaxConcurrentPerHost int
 	// DiscoveryTTL is how long a server's token service URL, read from its
-	// rest/info, is reused. Default 10m.
+	// rest/info, is reused. Zero or negative means 10m.
 	DiscoveryTTL time.Duration
 	// Observer, when set, is called once for every HTTP request, after it
 	// ends, for metrics. It must be quick and safe for concurrent use.

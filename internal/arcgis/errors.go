@@ -32,19 +32,21 @@ const (
 	// until the credentials change: retrying locks the account.
 	ReasonInvalidCredentials Reason = "InvalidCredentials"
 	// ReasonInvalidToken: 498, "Invalid token." or "Invalid Token": expired,
-	// revoked, wrongly bound, or for another org or endpoint. Not retryable:
+	// revoked, wrongly bound, or for another org or endpoint; also a real 498
+	// status line whatever the body, as only ArcGIS uses it. Not retryable:
 	// the token must be re-issued (a federated exchange already retried once
 	// with a fresh portal token).
 	ReasonInvalidToken Reason = "InvalidToken"
-	// ReasonTokenRequired: 499, no token reached a secured resource. Not
-	// retryable.
+	// ReasonTokenRequired: 499 (code or status line), no token reached a
+	// secured resource. Not retryable.
 	ReasonTokenRequired Reason = "TokenRequired"
 	// ReasonPermissionDenied: 403 (GWM_0003), the token lacks rights. Not
 	// retryable.
 	ReasonPermissionDenied Reason = "PermissionDenied"
 	// ReasonSSLRequired: 403 "SSL Required". Not retryable.
 	ReasonSSLRequired Reason = "SSLRequired"
-	// ReasonMethodNotSupported: 405, GET, or credentials in the query string.
+	// ReasonMethodNotSupported: 405 (code or status line), GET, or
+	// credentials in the query string.
 	// Not retryable: something between the client and the service rewrites
 	// the request.
 	ReasonMethodNotSupported Reason = "MethodNotSupported"

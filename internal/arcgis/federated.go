@@ -110,7 +110,7 @@ func (p *portalTokenCache) drop(key portalKey, tok string) {
 
 func (c *Client) portalKeyOf(portal *url.URL, req *TokenRequest) portalKey {
 	mac := hmac.New(sha256.New, c.hashKey[:])
-	mac.Write([]byte(req.Credentials.Password))
+	_, _ = mac.Write([]byte(req.Credentials.Password)) // never fails
 	k := portalKey{
 		portal:   portal.String(),
 		username: req.Credentials.Username,

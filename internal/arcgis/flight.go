@@ -45,6 +45,11 @@ type flightCall[V any] struct {
 // do returns fn's result for key. limit bounds how long fn may run once
 // detached from the callers.
 func (f *flight[K, V]) do(ctx context.Context, key K, limit time.Duration, fn func(context.Context) (V, *Error)) (V, *Error) {
+	if err := ctx.Err(); err != nil {
+		// Do not start work for a caller that has already given up.
+		var zero V
+		return zero, contextError(ctx, err, "before the request was sent")
+	}
 	f.mu.Lock()
 	if f.calls == nil {
 		f.calls = map[K]*flightCall[V]{}

@@ -36,12 +36,8 @@ import (
 // testNow is the fake clock's time in every test: 2026-01-15T12:00:00Z.
 var testNow = time.Date(2026, time.January, 15, 12, 0, 0, 0, time.UTC)
 
-const (
-	// testNowMs is testNow in epoch milliseconds.
-	testNowMs = 1768478400000
-	// testExpiresMs is two hours after testNow.
-	testExpiresMs = 1768485600000
-)
+// testExpiresMs is two hours after testNow, in epoch milliseconds.
+const testExpiresMs = 1768485600000
 
 // testExpires is testExpiresMs as a time.
 var testExpires = time.UnixMilli(testExpiresMs).UTC()

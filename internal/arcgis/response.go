@@ -119,6 +119,10 @@ func (o jsonObject) integer(key string) (int64, bool) {
 	return n, true
 }
 
+// maxTexts bounds the entries read from "details" or "messages"; the first
+// few say what matters.
+const maxTexts = 8
+
 // texts reads a member that is a string or an array (of strings, usually),
 // as ArcGIS's "details" is a string on older servers and an array on newer.
 func (o jsonObject) texts(key string) []string {
@@ -134,8 +138,11 @@ func (o jsonObject) texts(key string) []string {
 	if err := json.Unmarshal(raw, &items); err != nil {
 		return nonEmpty([]string{compactJSON(raw)})
 	}
-	out := make([]string, 0, len(items))
+	out := make([]string, 0, min(len(items), maxTexts))
 	for _, item := range items {
+		if len(out) == maxTexts {
+			break
+		}
 		if err := json.Unmarshal(item, &s); err == nil {
 			out = append(out, s)
 		} else if !isNull(item) {
@@ -368,7 +375,12 @@ func classifyServiceError(se *serviceError, status int, retryAfter time.Duration
 	if code == 0 && (status < 200 || status > 299) {
 		code = status
 	}
+	// The phrases that matter come first; a service answering megabytes of
+	// error text must not cost megabytes of matching.
 	text := se.text()
+	if len(text) > maxSanitizeInput {
+		text = text[:maxSanitizeInput]
+	}
 	lower := strings.ToLower(text)
 	oauth := strings.ToLower(strings.TrimSpace(se.oauthError))
 	switch {
@@ -481,6 +493,9 @@ func invalidResponse(format string, args ...any) *Error {
 
 var titlePattern = regexp.MustCompile(`(?is)<title[^>]*>(.*?)</title>`)
 
+// maxHTMLHead is how far into an HTML page its title is looked for.
+const maxHTMLHead = 16 << 10
+
 // describeNonJSON says what came instead of JSON, enough to recognise a
 // login page or a proxy error without quoting the body.
 func describeNonJSON(rep *reply) string {
@@ -493,7 +508,11 @@ func describeNonJSON(rep *reply) string {
 		kind = "a " + mt + " body instead of JSON"
 	}
 	msg := fmt.Sprintf("the service answered with %s (%d bytes)", kind, len(rep.body))
-	if m := titlePattern.FindSubmatch(rep.body); m != nil {
+	head := rep.body
+	if len(head) > maxHTMLHead {
+		head = head[:maxHTMLHead]
+	}
+	if m := titlePattern.FindSubmatch(head); m != nil {
 		title := strings.TrimSpace(html.UnescapeString(string(m[1])))
 		if title != "" {
 			msg += fmt.Sprintf(", title %q", truncate(title, 80))

@@ -50,6 +50,10 @@ const (
 	// minOpaqueLen is the length from which a run of base64-like characters
 	// with upper and lower case letters and digits is taken for a token.
 	minOpaqueLen = 32
+	// maxSanitizeInput is how much of a text is looked at: far more than a
+	// message shows, and small enough that a service answering megabytes of
+	// error text cannot make the client spin.
+	maxSanitizeInput = 4 << 10
 )
 
 var (
@@ -155,6 +159,10 @@ func sanitize(text string, s *secrets) string {
 	if text == "" {
 		return ""
 	}
+	secretList := s.list()
+	if len(text) > maxSanitizeInput {
+		text = cutInput(text, secretList)
+	}
 	text = strings.ToValidUTF8(text, "\uFFFD")
 	text = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
@@ -162,7 +170,7 @@ func sanitize(text string, s *secrets) string {
 		}
 		return r
 	}, text)
-	for _, v := range s.list() {
+	for _, v := range secretList {
 		text = redactValue(text, v)
 	}
 	text = bearerPattern.ReplaceAllString(text, "$1 "+redacted)
@@ -176,6 +184,34 @@ func sanitize(text string, s *secrets) string {
 	})
 	text = strings.TrimSpace(spacePattern.ReplaceAllString(text, " "))
 	return truncate(text, maxMessageLen)
+}
+
+// cutInput cuts text to about maxSanitizeInput bytes without leaving part
+// of a secret at the cut, where no pattern would recognise it: the last word
+// goes, and so does any end that begins a secret (which may hold spaces).
+func cutInput(text string, secretList []string) string {
+	cut := maxSanitizeInput
+	for cut > 0 && !utf8.RuneStart(text[cut]) {
+		cut--
+	}
+	text = text[:cut]
+	if i := strings.LastIndexFunc(text, unicode.IsSpace); i >= 0 {
+		text = text[:i+1]
+	} else {
+		return ""
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, v := range secretList {
+			for k := min(len(v)-1, len(text)); k > 0; k-- {
+				if strings.HasSuffix(text, v[:k]) {
+					text, changed = text[:len(text)-k], true
+					break
+				}
+			}
+		}
+	}
+	return text + " …"
 }
 
 // redactValue removes v from text: everywhere when v is long enough to be

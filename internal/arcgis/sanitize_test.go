@@ -123,6 +123,36 @@ func TestSanitize(t *testing.T) {
 	}
 }
 
+// TestCutInput: a huge text is cut before it is sanitised, and the cut must
+// not leave the start of a secret that no pattern would then recognise.
+func TestCutInput(t *testing.T) {
+	t.Parallel()
+	secretList := newSecrets("hunter2-Secret", "pass phrase!").list()
+	tests := map[string]struct {
+		in        string
+		forbidden string
+	}{
+		"cut inside a word":                   {strings.Repeat("y", maxSanitizeInput-4) + " hunter2-Secret", "hun"},
+		"cut inside a secret after its space": {strings.Repeat("y", maxSanitizeInput-8) + " pass phrase!", "pass"},
+		"cut inside a key=value pair":         {strings.Repeat("y ", maxSanitizeInput/2-2) + "token=abcdef", "token"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got := cutInput(tc.in, secretList)
+			if len(got) > maxSanitizeInput+len(" …") {
+				t.Errorf("%d bytes left", len(got))
+			}
+			if strings.Contains(got, tc.forbidden) {
+				t.Errorf("cut text ends in %q", got[max(0, len(got)-20):])
+			}
+		})
+	}
+	if got := cutInput(strings.Repeat("z", 2*maxSanitizeInput), secretList); got != "" {
+		t.Errorf("one huge word: %d bytes left, want none", len(got))
+	}
+}
+
 // Distinctive secrets for TestNoSecretInErrors. The password holds
 // characters that form and JSON encoding change.
 const (
