@@ -17,6 +17,8 @@ limitations under the License.
 package arcgis
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"net/http"
@@ -177,6 +179,7 @@ var updateFuzzSeeds = flag.Bool("update-fuzz-seeds", false, "rewrite testdata/fu
 
 // TestFuzzSeedFiles keeps the seed corpus files in step with fuzzSeeds, so
 // that plain go test runs them too and the fuzzer starts from every shape.
+// Files are named by their content's hash, as go test names its own.
 func TestFuzzSeedFiles(t *testing.T) {
 	targets := map[string]func(status int, body string) string{
 		"FuzzParseTokenResponse": func(status int, body string) string {
@@ -188,22 +191,42 @@ func TestFuzzSeedFiles(t *testing.T) {
 	}
 	for target, render := range targets {
 		dir := filepath.Join("testdata", "fuzz", target)
-		for i, s := range fuzzSeeds() {
-			name := filepath.Join(dir, fmt.Sprintf("seed-%03d", i))
-			want := render(s.status, s.body)
-			if *updateFuzzSeeds {
-				if err := os.MkdirAll(dir, 0o755); err != nil {
+		want := map[string]string{}
+		for _, s := range fuzzSeeds() {
+			content := render(s.status, s.body)
+			sum := sha256.Sum256([]byte(content))
+			want["seed-"+hex.EncodeToString(sum[:8])] = content
+		}
+		existing, _ := os.ReadDir(dir)
+		if *updateFuzzSeeds {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range existing {
+				if _, keep := want[e.Name()]; !keep && strings.HasPrefix(e.Name(), "seed-") {
+					if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			for name, content := range want {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 					t.Fatal(err)
 				}
-				if err := os.WriteFile(name, []byte(want), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				continue
 			}
-			got, err := os.ReadFile(name)
-			if err != nil || string(got) != want {
-				t.Errorf("%s is missing or stale; run go test -run TestFuzzSeedFiles -update-fuzz-seeds", name)
-			}
+			continue
+		}
+		stale := false
+		for name, content := range want {
+			got, err := os.ReadFile(filepath.Join(dir, name))
+			stale = stale || err != nil || string(got) != content
+		}
+		for _, e := range existing {
+			_, known := want[e.Name()]
+			stale = stale || (!known && strings.HasPrefix(e.Name(), "seed-"))
+		}
+		if stale {
+			t.Errorf("%s is stale; run go test -run TestFuzzSeedFiles -update-fuzz-seeds", dir)
 		}
 	}
 }

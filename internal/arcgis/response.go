@@ -346,9 +346,12 @@ func (se *serviceError) text() string {
 // Phrases that classify an error whatever its code. ArcGIS varies the
 // wording between versions, so these are deliberately loose.
 var (
-	lockedPattern    = regexp.MustCompile(`(?i)\blocked\b|\block-?out\b|\btoo many (?:invalid|failed|unsuccessful|incorrect|bad)\b|\bmaximum number of (?:failed |invalid )?(?:login|logon|sign[- ]?in) attempts\b`)
-	badLoginPattern  = regexp.MustCompile(`(?i)invalid (?:username|user name|user) (?:or|and|/) ?password|incorrect (?:username|user name) or password|invalid credentials`)
-	badClientPattern = regexp.MustCompile(`(?i)\binvalid[ _]client[ _](?:id|secret)\b|\binvalid_client\b|\binvalid client credentials\b|\bclient_(?:id|secret) is invalid\b`)
+	lockedPattern = regexp.MustCompile(`(?i)\blocked\b|\block-?out\b|\btoo many (?:invalid|failed|unsuccessful|incorrect|bad)\b|\bmaximum number of (?:failed |invalid )?(?:login|logon|sign[- ]?in) attempts\b`)
+	// lockWarningPattern is a failed login that warns of a lock-out to come:
+	// still bad credentials, not (yet) a locked account.
+	lockWarningPattern = regexp.MustCompile(`(?i)\bwill be locked\b|\bbefore (?:the|your) account (?:is|gets) locked\b|\battempts? (?:left|remaining)\b|\bremaining (?:login |logon )?attempts?\b`)
+	badLoginPattern    = regexp.MustCompile(`(?i)invalid (?:username|user name|user) (?:or|and|/) ?password|incorrect (?:username|user name) or password|invalid credentials`)
+	badClientPattern   = regexp.MustCompile(`(?i)\binvalid[ _]client[ _](?:id|secret)\b|\binvalid_client\b|\binvalid client credentials\b|\bclient_(?:id|secret) is invalid\b`)
 )
 
 // AccountLockout is how long ArcGIS Server and Portal lock an account after
@@ -384,7 +387,7 @@ func classifyServiceError(se *serviceError, status int, retryAfter time.Duration
 	lower := strings.ToLower(text)
 	oauth := strings.ToLower(strings.TrimSpace(se.oauthError))
 	switch {
-	case lockedPattern.MatchString(text):
+	case lockedPattern.MatchString(text) && !lockWarningPattern.MatchString(text):
 		return classification{ReasonAccountLocked, true, max(AccountLockout, retryAfter)}
 	case oauth == "invalid_client" || oauth == "invalid_client_id" || oauth == "invalid_client_secret" || oauth == "unauthorized_client":
 		return classification{reason: ReasonInvalidCredentials}

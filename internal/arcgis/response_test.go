@@ -217,6 +217,10 @@ func tokenReplyCases() map[string]tokenReplyCase {
 			status: 400, body: `{"error":{"code":400,"message":"Unable to generate token.","details":"The account is locked."}}`,
 			wantReason: ReasonAccountLocked, wantRetryable: true, wantRetryAfter: 15 * time.Minute, wantCode: 400,
 		},
+		"not locked yet: a warning with bad credentials": {
+			status: 200, body: `{"error":{"code":400,"message":"Unable to generate token.","details":["Invalid username or password. 2 attempts remaining before the account will be locked."]}}`,
+			wantReason: ReasonInvalidCredentials, wantCode: 400, wantMessage: "attempts remaining",
+		},
 		"locked: a longer Retry-After wins": {
 			status: 429, header: map[string]string{"Retry-After": "3600"},
 			body:       `{"error":{"code":400,"message":"User account locked out."}}`,
