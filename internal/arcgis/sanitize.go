@@ -317,5 +317,8 @@ func (e *Error) sanitized(sec *secrets) *Error {
 	}
 	c := *e
 	c.Message = sanitize(c.Message, sec)
+	if c.Message == "" && e.Message != "" {
+		c.Message = "the message held nothing printable"
+	}
 	return &c
 }
