@@ -63,7 +63,11 @@ func (r *ArcGISTokenReconciler) setStatus(tok *arcgisv1alpha1.ArcGISToken, in *i
 	usable := in.stored.Usable(now) && !policies.IsRevoked(tok, in.stored)
 	failure := failureOf(in, out)
 
-	previous := meta.FindStatusCondition(st.Conditions, arcgisv1alpha1.ConditionIssuing)
+	// A copy: setCondition updates the slice in place.
+	var previous *metav1.Condition
+	if c := meta.FindStatusCondition(st.Conditions, arcgisv1alpha1.ConditionIssuing); c != nil {
+		previous = c.DeepCopy()
+	}
 	issuing := r.issuingCondition(tok, in, out, failure)
 	r.setCondition(tok, issuing)
 	r.setCondition(tok, r.readyCondition(tok, in, out, usable, failure))

@@ -1,0 +1,439 @@
+/*
+Copyright 2026 The arcgis-token-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
+	"github.com/tokenoperator/arcgis-token-operator/internal/accountguard"
+	"github.com/tokenoperator/arcgis-token-operator/internal/arcgis"
+	"github.com/tokenoperator/arcgis-token-operator/internal/arcgissim"
+)
+
+// Test accounts of the simulator.
+const (
+	testUser     = "gisuser"
+	testPassword = "correct-horse-battery-staple-7"
+	testAppID    = "demoAppId123"
+	testAppKey   = "app-secret-0d5b7c9e"
+	testReferer  = "https://apps.example.com"
+)
+
+// harness runs one manager, watching one namespace, against the shared API
+// server and its own ArcGIS simulator, with a fake clock shared by the
+// reconciler, the ArcGIS client, the account guard and the simulator.
+type harness struct {
+	t      *testing.T
+	ctx    context.Context
+	ns     string
+	clock  *clocktesting.FakeClock
+	sim    *arcgissim.Simulator
+	writes *writeCounter
+	logs   *syncBuffer
+	pokes  atomic.Int64
+}
+
+type harnessOptions struct {
+	sim func(*arcgissim.Config)
+}
+
+func newHarness(t *testing.T, opts ...func(*harnessOptions)) *harness {
+	t.Helper()
+	var o harnessOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &harness{
+		t:     t,
+		ctx:   ctx,
+		ns:    newNamespace(t),
+		clock: clocktesting.NewFakeClock(time.Now().UTC().Truncate(time.Second)),
+		logs:  &syncBuffer{},
+	}
+
+	cfg := arcgissim.Config{
+		Users: map[string]string{testUser: testPassword},
+		Apps:  map[string]string{testAppID: testAppKey},
+		Clock: h.clock,
+	}
+	if o.sim != nil {
+		o.sim(&cfg)
+	}
+	sim, err := arcgissim.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h.sim = sim
+
+	h.writes = &writeCounter{}
+	restCfg := rest.CopyConfig(env.Config)
+	restCfg.QPS, restCfg.Burst = 200, 400
+	restCfg.Wrap(h.writes.wrap)
+
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+		Scheme:                 scheme,
+		Cache:                  CacheOptions([]string{h.ns}),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Logger:                 zap.New(zap.WriteTo(h.logs), zap.UseDevMode(true)),
+		Controller:             ctrlConfigForTests(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refCache, err := NewReferenceCache(mgr, []string{h.ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mgr.Add(refCache); err != nil {
+		t.Fatal(err)
+	}
+	r := &ArcGISTokenReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		RefCache:  refCache,
+		Issuer:    arcgis.New(arcgis.Options{Clock: h.clock, Timeout: 5 * time.Second}),
+		Accounts:  accountguard.New(accountguard.Options{Clock: h.clock}),
+		Recorder:  mgr.GetEventRecorder("arcgis-token-operator"),
+		Clock:     h.clock,
+		// Many workers, so that concurrency bugs have a chance to show.
+		MaxConcurrentReconciles: 4,
+	}
+	if err := r.SetupWithManager(ctx, mgr); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+		_ = sim.Close()
+		if t.Failed() {
+			t.Logf("manager log:\n%s", h.logs.String())
+		}
+	})
+
+	// The simulator's CA, as users of a private CA would provide it.
+	h.create(&corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "arcgis-ca", Namespace: h.ns},
+		Data:       map[string]string{"ca.crt": string(sim.CAPEM())},
+	})
+	h.createCredentials("portal-credentials", map[string]string{"username": testUser, "password": testPassword})
+	h.createCredentials("oauth-credentials", map[string]string{"client_id": testAppID, "client_secret": testAppKey})
+	return h
+}
+
+// withSim adjusts the simulator's configuration.
+func withSim(f func(*arcgissim.Config)) func(*harnessOptions) {
+	return func(o *harnessOptions) { o.sim = f }
+}
+
+func (h *harness) create(obj client.Object) {
+	h.t.Helper()
+	if err := k8sClient.Create(h.ctx, obj); err != nil {
+		h.t.Fatalf("creating %T %s: %v", obj, obj.GetName(), err)
+	}
+}
+
+func (h *harness) createCredentials(name string, data map[string]string) {
+	h.t.Helper()
+	h.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: h.ns}, StringData: data})
+}
+
+// token returns an ArcGISToken of the given type in the harness namespace,
+// pointed at the simulator and its CA.
+func (h *harness) token(name string, typ arcgisv1alpha1.ServiceType) *arcgisv1alpha1.ArcGISToken {
+	t := &arcgisv1alpha1.ArcGISToken{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: h.ns},
+		Spec: arcgisv1alpha1.ArcGISTokenSpec{
+			Type:              typ,
+			URL:               h.sim.PortalURL(),
+			CredentialsRef:    arcgisv1alpha1.CredentialsReference{Name: "portal-credentials"},
+			Referer:           testReferer,
+			ExpirationMinutes: 60,
+			CABundleRef:       &arcgisv1alpha1.CABundleReference{Name: "arcgis-ca"},
+		},
+	}
+	switch typ {
+	case arcgisv1alpha1.ServiceTypeServer, arcgisv1alpha1.ServiceTypeServerAdmin:
+		t.Spec.URL = h.sim.ServerURL()
+	case arcgisv1alpha1.ServiceTypeFederated:
+		t.Spec.ServerURL = h.sim.ServerURL()
+	case arcgisv1alpha1.ServiceTypeOAuth:
+		t.Spec.CredentialsRef.Name = "oauth-credentials"
+	}
+	return t
+}
+
+func (h *harness) get(name string) *arcgisv1alpha1.ArcGISToken {
+	h.t.Helper()
+	t := &arcgisv1alpha1.ArcGISToken{}
+	if err := k8sClient.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, t); err != nil {
+		h.t.Fatalf("getting ArcGISToken %s: %v", name, err)
+	}
+	return t
+}
+
+func (h *harness) secret(name string) *corev1.Secret {
+	h.t.Helper()
+	s := &corev1.Secret{}
+	if err := k8sClient.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, s); err != nil {
+		h.t.Fatalf("getting Secret %s: %v", name, err)
+	}
+	return s
+}
+
+// poke makes the manager reconcile an ArcGISToken now, after the fake clock
+// moved, by changing an annotation that means nothing to the operator.
+func (h *harness) poke(name string) {
+	h.t.Helper()
+	t := h.get(name)
+	patch := client.MergeFrom(t.DeepCopy())
+	if t.Annotations == nil {
+		t.Annotations = map[string]string{}
+	}
+	t.Annotations["test.tokenoperator.dev/poke"] = fmt.Sprint(h.pokes.Add(1))
+	if err := k8sClient.Patch(h.ctx, t, patch); err != nil {
+		h.t.Fatalf("poking %s: %v", name, err)
+	}
+}
+
+// step moves the fake clock and pokes the named ArcGISTokens.
+func (h *harness) step(d time.Duration, names ...string) {
+	h.t.Helper()
+	h.clock.Step(d)
+	for _, n := range names {
+		h.poke(n)
+	}
+}
+
+// eventually polls cond until it holds, or fails the test after timeout.
+func (h *harness) eventually(what string, cond func() (bool, string)) {
+	h.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		ok, why := cond()
+		if ok {
+			return
+		}
+		last = why
+		time.Sleep(50 * time.Millisecond)
+	}
+	h.t.Fatalf("timed out waiting for %s: %s", what, last)
+}
+
+// waitCondition waits until the named condition has the status and reason.
+func (h *harness) waitCondition(name, condType string, status metav1.ConditionStatus, reason string) *arcgisv1alpha1.ArcGISToken {
+	h.t.Helper()
+	var got *arcgisv1alpha1.ArcGISToken
+	h.eventually(fmt.Sprintf("%s %s=%s/%s", name, condType, status, reason), func() (bool, string) {
+		got = h.get(name)
+		c := meta.FindStatusCondition(got.Status.Conditions, condType)
+		if c == nil {
+			return false, "no condition yet"
+		}
+		return c.Status == status && c.Reason == reason && c.ObservedGeneration == got.Generation,
+			fmt.Sprintf("%s=%s/%s %q (observedGeneration %d, generation %d)", condType, c.Status, c.Reason, c.Message, c.ObservedGeneration, got.Generation)
+	})
+	return got
+}
+
+// waitReady waits for Ready=True.
+func (h *harness) waitReady(name string) *arcgisv1alpha1.ArcGISToken {
+	h.t.Helper()
+	return h.waitCondition(name, arcgisv1alpha1.ConditionReady, metav1.ConditionTrue, arcgisv1alpha1.ReasonTokenIssued)
+}
+
+// waitToken waits until the Secret holds a token other than old.
+func (h *harness) waitToken(secretName, old string) string {
+	h.t.Helper()
+	var token string
+	h.eventually("a new token in Secret "+secretName, func() (bool, string) {
+		s := &corev1.Secret{}
+		if err := k8sClient.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: secretName}, s); err != nil {
+			return false, err.Error()
+		}
+		token = string(s.Data[arcgisv1alpha1.SecretKeyToken])
+		return token != "" && token != old, "token unchanged"
+	})
+	return token
+}
+
+// calls counts requests to a simulator endpoint, whatever their outcome.
+func (h *harness) calls(endpoint string) int {
+	return h.sim.Counters().Total(endpoint)
+}
+
+// events lists the events about an ArcGISToken, oldest first.
+func (h *harness) events(name string) []eventsv1.Event {
+	h.t.Helper()
+	list := &eventsv1.EventList{}
+	if err := k8sClient.List(h.ctx, list, client.InNamespace(h.ns)); err != nil {
+		h.t.Fatal(err)
+	}
+	var out []eventsv1.Event
+	for _, e := range list.Items {
+		if e.Regarding.Name == name && e.Regarding.Kind == "ArcGISToken" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// waitEvent waits for an event with the reason about an ArcGISToken.
+func (h *harness) waitEvent(name, reason string) eventsv1.Event {
+	h.t.Helper()
+	var found eventsv1.Event
+	h.eventually("event "+reason+" on "+name, func() (bool, string) {
+		var reasons []string
+		for _, e := range h.events(name) {
+			if e.Reason == reason {
+				found = e
+				return true, ""
+			}
+			reasons = append(reasons, e.Reason)
+		}
+		return false, "events so far: " + strings.Join(reasons, ",")
+	})
+	return found
+}
+
+// quiesce waits until the manager made no API write for a while.
+func (h *harness) quiesce() {
+	h.t.Helper()
+	last, stable := h.writes.total(), 0
+	for stable < 6 {
+		time.Sleep(50 * time.Millisecond)
+		if n := h.writes.total(); n != last {
+			last, stable = n, 0
+		} else {
+			stable++
+		}
+	}
+}
+
+// writeCounter counts the manager's writes to the API server, by resource.
+// Events and leases are not counted: they are not the operator's objects.
+type writeCounter struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		if req.Method != http.MethodGet && !strings.Contains(req.URL.Path, "/events") && !strings.Contains(req.URL.Path, "/leases") {
+			w.mu.Lock()
+			if w.counts == nil {
+				w.counts = map[string]int{}
+			}
+			w.counts[req.Method+" "+resourceOf(req.URL.Path)]++
+			w.mu.Unlock()
+		}
+		return rt.RoundTrip(req)
+	})
+}
+
+func (w *writeCounter) total() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, c := range w.counts {
+		n += c
+	}
+	return n
+}
+
+func (w *writeCounter) snapshot() map[string]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[string]int, len(w.counts))
+	for k, v := range w.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// resourceOf turns an API path into "secrets" or "arcgistokens/status".
+func resourceOf(path string) string {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	for i, p := range parts {
+		if p == "namespaces" && i+2 < len(parts) {
+			rest := parts[i+2:]
+			if len(rest) >= 3 {
+				return rest[0] + "/" + rest[2]
+			}
+			return rest[0]
+		}
+	}
+	return path
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// syncBuffer collects the manager's log.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// ctrlConfigForTests lets every test start its own manager with a controller
+// of the same name in one process.
+func ctrlConfigForTests() ctrlconfig.Controller {
+	return ctrlconfig.Controller{SkipNameValidation: ptr.To(true)}
+}
