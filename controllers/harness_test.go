@@ -19,6 +19,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -356,23 +357,63 @@ func (h *harness) quiesce() {
 
 // writeCounter counts the manager's writes to the API server, by resource.
 // Events and leases are not counted: they are not the operator's objects.
+// It can also fail the next writes of a kind, as an API server under load
+// or with a conflicting writer would.
 type writeCounter struct {
 	mu     sync.Mutex
 	counts map[string]int
+	fail   map[string]failure
+}
+
+type failure struct {
+	n      int
+	status int
+}
+
+// failNext makes the next n writes of kind ("POST secrets", "PATCH
+// arcgistokens/status") fail with the HTTP status (409 Conflict, 500, 503).
+func (w *writeCounter) failNext(kind string, n, status int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fail == nil {
+		w.fail = map[string]failure{}
+	}
+	w.fail[kind] = failure{n: n, status: status}
 }
 
 func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
-		if req.Method != http.MethodGet && !strings.Contains(req.URL.Path, "/events") && !strings.Contains(req.URL.Path, "/leases") {
-			w.mu.Lock()
-			if w.counts == nil {
-				w.counts = map[string]int{}
-			}
-			w.counts[req.Method+" "+resourceOf(req.URL.Path)]++
-			w.mu.Unlock()
+		if req.Method == http.MethodGet || strings.Contains(req.URL.Path, "/events") || strings.Contains(req.URL.Path, "/leases") {
+			return rt.RoundTrip(req)
+		}
+		kind := req.Method + " " + resourceOf(req.URL.Path)
+		w.mu.Lock()
+		if w.counts == nil {
+			w.counts = map[string]int{}
+		}
+		w.counts[kind]++
+		f := w.fail[kind]
+		if f.n > 0 {
+			w.fail[kind] = failure{n: f.n - 1, status: f.status}
+		}
+		w.mu.Unlock()
+		if f.n > 0 {
+			return apiError(req, f.status), nil
 		}
 		return rt.RoundTrip(req)
 	})
+}
+
+// apiError is what the API server answers when it refuses a write.
+func apiError(req *http.Request, status int) *http.Response {
+	reason := map[int]string{409: "Conflict", 500: "InternalError", 503: "ServiceUnavailable"}[status]
+	body := fmt.Sprintf(`{"kind":"Status","apiVersion":"v1","status":"Failure","message":"injected by the test","reason":%q,"code":%d}`, reason, status)
+	return &http.Response{
+		StatusCode: status,
+		Header:     http.Header{"Content-Type": []string{"application/json"}},
+		Body:       io.NopCloser(strings.NewReader(body)),
+		Request:    req,
+	}
 }
 
 func (w *writeCounter) total() int {

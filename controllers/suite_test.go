@@ -23,7 +23,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
 	"github.com/tokenoperator/arcgis-token-operator/internal/testenv"
@@ -34,6 +36,7 @@ var (
 	env       *testenv.Env
 	k8sClient client.Client
 	scheme    = runtime.NewScheme()
+	globalLog = &syncBuffer{}
 )
 
 func TestMain(m *testing.M) {
@@ -47,6 +50,9 @@ func runSuite(m *testing.M) int {
 	if err := arcgisv1alpha1.AddToScheme(scheme); err != nil {
 		panic(err)
 	}
+	// Everything logged through controller-runtime's global logger (caches,
+	// sources) goes to one buffer, read by the leak scan.
+	ctrl.SetLogger(zap.New(zap.WriteTo(globalLog), zap.UseDevMode(true)))
 	var err error
 	env, err = testenv.Start()
 	if err != nil {
