@@ -200,7 +200,14 @@ const DefaultValidationInterval = 10 * time.Minute
 
 // NextValidation is when the stored token is next checked against the
 // service; ok is false when checks are off.
+//
+// Tokens bound to an IP address (client IP) are never checked: the check comes
+// from the operator's own address, which the service would refuse with a 498
+// that says nothing about the token.
 func NextValidation(t *arcgisv1alpha1.ArcGISToken, s Stored) (at time.Time, ok bool) {
+	if t.Spec.Client == arcgisv1alpha1.ClientBindingIP && t.Spec.Type != arcgisv1alpha1.ServiceTypeOAuth {
+		return time.Time{}, false
+	}
 	interval := DefaultValidationInterval
 	if t.Spec.ValidationInterval != nil {
 		interval = t.Spec.ValidationInterval.Duration
