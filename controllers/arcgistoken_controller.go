@@ -20,6 +20,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -63,8 +64,9 @@ type ArcGISTokenReconciler struct {
 	// MaxConcurrentReconciles bounds the reconciles running at once.
 	MaxConcurrentReconciles int
 
-	memory *memory
-	refs   *refReader
+	memory   *memory
+	refs     *refReader
+	seedOnce sync.Once
 }
 
 // +kubebuilder:rbac:groups=arcgis.tokenoperator.dev,resources=arcgistokens,verbs=get;list;watch
@@ -89,6 +91,7 @@ func (r *ArcGISTokenReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, nil
 	}
 	r.memory.track(req.NamespacedName, tok.UID)
+	r.seedOnce.Do(func() { r.seedGuardFromAll(ctx) })
 	orig := tok.DeepCopy()
 	defer func() {
 		if err := r.writeStatus(ctx, orig, tok); err != nil {

@@ -171,8 +171,8 @@ func TestAPIWriteFailuresCostNoSecondCall(t *testing.T) {
 		kind   string
 		status int
 	}{
-		"Secret create fails with 500":      {"POST secrets", 500},
-		"Secret create fails with 503":      {"POST secrets", 503},
+		"Secret create fails with 500":       {"POST secrets", 500},
+		"Secret create fails with 503":       {"POST secrets", 503},
 		"status patch fails with a conflict": {"PATCH arcgistokens/status", 409},
 		"status patch fails with 500":        {"PATCH arcgistokens/status", 500},
 	}

@@ -66,7 +66,7 @@ func (r *ArcGISTokenReconciler) issue(ctx context.Context, tok *arcgisv1alpha1.A
 	}
 
 	r.seedGuard(tok, in)
-	permit, err := r.Accounts.Acquire(ctx, in.accountKey, in.credentialsFP)
+	permit, err := r.Accounts.Acquire(ctx, in.accountKey, in.credentialsFP, string(tok.UID))
 	if err != nil {
 		var denied *accountguard.Denied
 		if errors.As(err, &denied) {
@@ -79,16 +79,18 @@ func (r *ArcGISTokenReconciler) issue(ctx context.Context, tok *arcgisv1alpha1.A
 	token, err := r.Issuer.IssueToken(ctx, in.request)
 	if err != nil {
 		aerr, _ := arcgis.AsError(err)
-		permit.Release(guardOutcome(err), retryAfter(aerr))
+		// The guard and status record the failure at the same time, so that
+		// the guard recognises it when status tells it again.
+		failedAt := permit.Release(guardOutcome(err), retryAfter(aerr))
 		if ctx.Err() != nil {
 			// Shutting down: not a failure of the service.
 			return attempt{}, ctx.Err()
 		}
 		reason := conditionReason(arcgis.ReasonOf(err))
-		r.recordFailure(tok, reason, failedFor, now)
+		r.recordFailure(tok, reason, failedFor, failedAt)
 		return attempt{failed: true, reason: reason, message: "Failed to issue a token: " + err.Error()}, nil
 	}
-	permit.Release(accountguard.Success, 0)
+	now = permit.Release(accountguard.Success, 0)
 	if err := checkGranted(token, now); err != nil {
 		r.recordFailure(tok, arcgisv1alpha1.ReasonInvalidResponse, failedFor, now)
 		return attempt{failed: true, reason: arcgisv1alpha1.ReasonInvalidResponse, message: err.Error()}, nil
@@ -197,7 +199,30 @@ func (r *ArcGISTokenReconciler) seedGuard(tok *arcgisv1alpha1.ArcGISToken, in *i
 	if st.LastFailureTime == nil || st.LastFailureFingerprint != in.issuedFor() {
 		return
 	}
-	r.Accounts.Seed(in.accountKey, in.credentialsFP, st.LastFailureTime.Time, st.LastFailureReason, st.FailedAttempts)
+	r.Accounts.Seed(in.accountKey, in.credentialsFP, string(tok.UID), st.LastFailureTime.Time, st.LastFailureReason, st.FailedAttempts)
+}
+
+// seedGuardFromAll tells the account guard, once after a start, about the
+// credential failures recorded in every ArcGISToken's status, before any
+// login is made: otherwise an object without a failure of its own could log in
+// with an account others know to be failing, before they are reconciled.
+func (r *ArcGISTokenReconciler) seedGuardFromAll(ctx context.Context) {
+	list := &arcgisv1alpha1.ArcGISTokenList{}
+	if err := r.List(ctx, list); err != nil {
+		logf.FromContext(ctx).Error(err, "Could not list ArcGISTokens to recall recent login failures")
+		return
+	}
+	for i := range list.Items {
+		tok := &list.Items[i]
+		switch tok.Status.LastFailureReason {
+		case arcgisv1alpha1.ReasonInvalidCredentials, arcgisv1alpha1.ReasonAccountLocked:
+		default:
+			continue
+		}
+		if in, err := r.gather(ctx, tok); err == nil && in.inputErr == nil {
+			r.seedGuard(tok, in)
+		}
+	}
 }
 
 func guardOutcome(err error) accountguard.Outcome {

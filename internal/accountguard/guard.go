@@ -118,11 +118,18 @@ type account struct {
 	lastFailure time.Time
 	lastReason  string
 	lockedUntil time.Time
-	// failedCredentials fingerprints (in memory only) the credentials that
-	// failed, so that new credentials are tried at once. Empty when unknown.
-	failedCredentials string
-	inFlight          int
-	changed           chan struct{} // closed and replaced whenever inFlight drops
+	// failedCredentials holds the fingerprints (in memory only) of every
+	// credentials that failed since the last success, so that new credentials
+	// are tried at once and old ones are not tried again early.
+	// unknownFailed is set by a failure seeded without a fingerprint: then
+	// every credentials count as failed, the safe side.
+	failedCredentials map[string]bool
+	unknownFailed     bool
+	// lastByOwner is the latest failure recorded for each owner (an
+	// ArcGISToken), so that the same failure told again by Seed counts once.
+	lastByOwner map[string]time.Time
+	inFlight    int
+	changed     chan struct{} // closed and replaced whenever inFlight drops
 }
 
 // New returns a Guard.
@@ -149,16 +156,20 @@ type Permit struct {
 	g           *Guard
 	key         string
 	credentials string
+	owner       string
 	released    bool
 }
 
 // Acquire asks to make one login for the account key with the credentials
-// fingerprinted by credentials (any string that changes when they change).
-// It waits, bounded by ctx, while other logins for the account are in flight
-// and their outcome decides this one, and returns *Denied when the account must
-// not be tried now.
-func (g *Guard) Acquire(ctx context.Context, key, credentials string) (*Permit, error) {
+// fingerprinted by credentials (any string that changes when they change), on
+// behalf of owner (the ArcGISToken; may be empty). It waits, bounded by ctx,
+// while other logins for the account are in flight and their outcome decides
+// this one, and returns *Denied when the account must not be tried now.
+func (g *Guard) Acquire(ctx context.Context, key, credentials, owner string) (*Permit, error) {
 	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		g.mu.Lock()
 		a := g.account(key)
 		now := g.opts.Clock.Now()
@@ -170,7 +181,7 @@ func (g *Guard) Acquire(ctx context.Context, key, credentials string) (*Permit, 
 		if a.inFlight < g.limit(a) {
 			a.inFlight++
 			g.mu.Unlock()
-			return &Permit{g: g, key: key, credentials: credentials}, nil
+			return &Permit{g: g, key: key, credentials: credentials, owner: owner}, nil
 		}
 		wait := a.changed
 		g.mu.Unlock()
@@ -182,11 +193,13 @@ func (g *Guard) Acquire(ctx context.Context, key, credentials string) (*Permit, 
 	}
 }
 
-// Release records the outcome of the login. retryAfter is the lock-out the
-// service announced, if any.
-func (p *Permit) Release(outcome Outcome, retryAfter time.Duration) {
+// Release records the outcome of the login and returns the time it was
+// recorded at. retryAfter is the lock-out the service announced, if any. Store
+// that time as the failure's time (status.lastFailureTime), so that Seed
+// recognises the failure when it is told about it again.
+func (p *Permit) Release(outcome Outcome, retryAfter time.Duration) time.Time {
 	if p == nil || p.released {
-		return
+		return time.Time{}
 	}
 	p.released = true
 	g := p.g
@@ -202,14 +215,17 @@ func (p *Permit) Release(outcome Outcome, retryAfter time.Duration) {
 		a.failures = nil
 		a.consecutive = 0
 		a.lockedUntil = time.Time{}
-		a.failedCredentials = ""
+		a.failedCredentials = nil
+		a.unknownFailed = false
+		a.lastByOwner = nil
 		a.lastReason = ""
 	case Rejected, Locked:
 		a.healthy = false
 		a.failures = append(a.failures, now)
 		a.consecutive++
 		a.lastFailure = now
-		a.failedCredentials = p.credentials
+		a.addFailedCredentials(p.credentials)
+		a.recordOwner(p.owner, now)
 		a.lastReason = arcgisv1alpha1.ReasonInvalidCredentials
 		if outcome == Locked {
 			a.lastReason = arcgisv1alpha1.ReasonAccountLocked
@@ -219,13 +235,16 @@ func (p *Permit) Release(outcome Outcome, retryAfter time.Duration) {
 	}
 	close(a.changed)
 	a.changed = make(chan struct{})
+	return now
 }
 
 // Seed records a failed login known from an ArcGISToken's status, so that a
 // restarted operator remembers recent failures. credentials fingerprints the
-// credentials that failed, or is empty when they are not known to be the
-// current ones. attempts is the number of consecutive failures recorded.
-func (g *Guard) Seed(key, credentials string, failedAt time.Time, reason string, attempts int32) {
+// credentials that failed, or is empty when they are not known. owner names
+// the ArcGISToken: a failure the guard already holds from that owner (told
+// again, or recorded live by Release) counts once. attempts is the number of
+// consecutive failures recorded.
+func (g *Guard) Seed(key, credentials, owner string, failedAt time.Time, reason string, attempts int32) {
 	if reason != arcgisv1alpha1.ReasonInvalidCredentials && reason != arcgisv1alpha1.ReasonAccountLocked {
 		return
 	}
@@ -240,7 +259,11 @@ func (g *Guard) Seed(key, credentials string, failedAt time.Time, reason string,
 		// A later success is already known: the failure no longer counts.
 		return
 	}
-	if now.Sub(failedAt) < g.opts.Window && !contains(a.failures, failedAt) {
+	// A failure told again still counts once in the window; the rest of what
+	// it says (attempts, lock) is merged.
+	known := a.knows(owner, failedAt)
+	a.recordOwner(owner, failedAt)
+	if !known && now.Sub(failedAt) < g.opts.Window {
 		a.failures = append(a.failures, failedAt)
 		sort.Slice(a.failures, func(i, j int) bool { return a.failures[i].Before(a.failures[j]) })
 	}
@@ -252,8 +275,10 @@ func (g *Guard) Seed(key, credentials string, failedAt time.Time, reason string,
 		a.lastFailure = failedAt
 		a.lastReason = reason
 	}
-	if a.failedCredentials == "" {
-		a.failedCredentials = credentials
+	if credentials == "" {
+		a.unknownFailed = true
+	} else {
+		a.addFailedCredentials(credentials)
 	}
 	if reason == arcgisv1alpha1.ReasonAccountLocked {
 		if until := failedAt.Add(g.opts.LockoutDuration); until.After(a.lockedUntil) {
@@ -279,9 +304,7 @@ func (g *Guard) limit(a *account) int {
 }
 
 func (g *Guard) deny(a *account, key, credentials string, now time.Time) *Denied {
-	// Seeded failures with unknown credentials count as failures of the
-	// current ones: waiting is the safe side.
-	sameCredentials := a.failedCredentials == "" || a.failedCredentials == credentials
+	sameCredentials := a.unknownFailed || a.failedCredentials[credentials]
 	if sameCredentials && now.Before(a.lockedUntil) {
 		return &Denied{
 			Reason: arcgisv1alpha1.ReasonAccountLocked,
@@ -330,11 +353,35 @@ func (a *account) prune(now time.Time, window time.Duration) {
 	a.failures = a.failures[i:]
 }
 
-// contains reports whether ts holds t, to within a second: status times are
-// stored with a precision of one second, so a failure seeded back from status
-// is the same failure the guard recorded with full precision.
-func contains(ts []time.Time, t time.Time) bool {
-	for _, x := range ts {
+func (a *account) addFailedCredentials(credentials string) {
+	if a.failedCredentials == nil {
+		a.failedCredentials = map[string]bool{}
+	}
+	a.failedCredentials[credentials] = true
+}
+
+func (a *account) recordOwner(owner string, at time.Time) {
+	if owner == "" {
+		return
+	}
+	if a.lastByOwner == nil {
+		a.lastByOwner = map[string]time.Time{}
+	}
+	if at.After(a.lastByOwner[owner]) {
+		a.lastByOwner[owner] = at
+	}
+}
+
+// knows reports whether a failure at t is one the guard holds already: from
+// the same owner, or (without an owner) at the same time. Status times are
+// stored to the second, so a failure told again may look up to a second
+// earlier than it was recorded.
+func (a *account) knows(owner string, t time.Time) bool {
+	if owner != "" {
+		last, ok := a.lastByOwner[owner]
+		return ok && !last.Before(t.Add(-time.Second))
+	}
+	for _, x := range a.failures {
 		if d := x.Sub(t); d > -time.Second && d < time.Second {
 			return true
 		}

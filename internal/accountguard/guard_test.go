@@ -65,7 +65,7 @@ func admit(t *testing.T, g *accountguard.Guard, key, fp string) *accountguard.Pe
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	p, err := g.Acquire(ctx, key, fp)
+	p, err := g.Acquire(ctx, key, fp, "")
 	if err != nil {
 		t.Fatalf("Acquire(%s): %v, want a permit", fp, err)
 	}
@@ -80,7 +80,7 @@ func deny(t *testing.T, g *accountguard.Guard, key, fp string) *accountguard.Den
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	p, err := g.Acquire(ctx, key, fp)
+	p, err := g.Acquire(ctx, key, fp, "")
 	if err == nil {
 		p.Release(accountguard.Inconclusive, 0)
 		t.Fatalf("Acquire(%s) admitted, want denied", fp)
@@ -101,7 +101,7 @@ func blocks(t *testing.T, g *accountguard.Guard, key, fp string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
-	p, err := g.Acquire(ctx, key, fp)
+	p, err := g.Acquire(ctx, key, fp, "")
 	if !errors.Is(err, context.DeadlineExceeded) {
 		if p != nil {
 			p.Release(accountguard.Inconclusive, 0)
@@ -220,7 +220,7 @@ func TestGuardFiftyTokensShareOneBadCredential(t *testing.T) {
 					wg.Go(func() {
 						ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 						defer cancel()
-						p, err := g.Acquire(ctx, key, tc.fingerprint(i))
+						p, err := g.Acquire(ctx, key, tc.fingerprint(i), "")
 						if err == nil {
 							mu.Lock()
 							admissions = append(admissions, clk.Now())
@@ -311,7 +311,7 @@ func TestGuardWindowLimitAlone(t *testing.T) {
 			var admissions []time.Time
 			for i := 0; clk.Now().Before(start.Add(2 * time.Hour)); i++ {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				p, err := g.Acquire(ctx, key, tc.fp(i))
+				p, err := g.Acquire(ctx, key, tc.fp(i), "")
 				cancel()
 				var d *accountguard.Denied
 				switch {
@@ -442,7 +442,7 @@ func TestGuardSeedDoesNotWeaken(t *testing.T) {
 			t.Parallel()
 			g, _ := newGuard(accountguard.Options{})
 			admit(t, g, key, fpBad).Release(tc.outcome, tc.retryAfter)
-			g.Seed(key, tc.seedFP, start.Add(-tc.seedAgo), tc.seedReason, 2)
+			g.Seed(key, tc.seedFP, "", start.Add(-tc.seedAgo), tc.seedReason, 2)
 			checkDenied(t, deny(t, g, key, fpBad), tc.wantReason, start.Add(tc.wantUntil))
 		})
 	}
@@ -505,7 +505,7 @@ func TestGuardSuccessResets(t *testing.T) {
 			go func() {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
-				p, err := g.Acquire(ctx, key, fpNew)
+				p, err := g.Acquire(ctx, key, fpNew, "")
 				got <- result{p, err}
 			}()
 			permits[0].Release(accountguard.Success, 0)
@@ -572,7 +572,7 @@ func TestGuardOneAtATime(t *testing.T) {
 			go func() {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
-				p, err := g.Acquire(ctx, key, fpBad)
+				p, err := g.Acquire(ctx, key, fpBad, "")
 				second <- result{p, err}
 			}()
 			select {
@@ -630,12 +630,6 @@ func TestGuardNewCredentials(t *testing.T) {
 // password does.
 func TestGuardAlternatingBadCredentials(t *testing.T) {
 	t.Parallel()
-	t.Skip("BUG: the guard remembers only the LAST failed credentials fingerprint (account.failedCredentials; " +
-		"Seed even keeps the first one it saw), so with two wrong passwords A and B for one account each looks " +
-		"new once the other has failed and skips the backoff: after the 1h cap is reached the account still " +
-		"sees about 2 failed logins an hour instead of 1, and 4 at once at the start (with 50 different wrong " +
-		"passwords, 4 every 15 minutes forever: 32 in 2h). Remember every fingerprint that failed since the " +
-		"last success")
 	g, clk := newGuard(accountguard.Options{})
 	wake := map[string]time.Time{fpBad: start, fpOther: start}
 	var admissions []time.Duration
@@ -645,7 +639,7 @@ func TestGuardAlternatingBadCredentials(t *testing.T) {
 				continue
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			p, err := g.Acquire(ctx, key, fp)
+			p, err := g.Acquire(ctx, key, fp, "")
 			cancel()
 			var d *accountguard.Denied
 			switch {
@@ -764,7 +758,7 @@ func TestGuardSeed(t *testing.T) {
 			t.Parallel()
 			g, _ := newGuard(accountguard.Options{})
 			for _, s := range tc.seeds {
-				g.Seed(key, s.fp, start.Add(-s.ago), s.reason, s.attempts)
+				g.Seed(key, s.fp, "", start.Add(-s.ago), s.reason, s.attempts)
 			}
 			if tc.wantReason == "" {
 				admit(t, g, key, tc.acquireFP).Release(accountguard.Inconclusive, 0)
@@ -792,14 +786,14 @@ func TestGuardSeedAfterRestart(t *testing.T) {
 	after := accountguard.New(accountguard.Options{Clock: clk})
 	// Three ArcGISTokens sharing the account recorded these in status; the
 	// last one also failed every time before.
-	after.Seed(key, fpBad, failures[0], arcgisv1alpha1.ReasonInvalidCredentials, 1)
-	after.Seed(key, fpBad, failures[2], arcgisv1alpha1.ReasonInvalidCredentials, 3)
-	after.Seed(key, fpBad, failures[1], arcgisv1alpha1.ReasonInvalidCredentials, 2)
+	after.Seed(key, fpBad, "", failures[0], arcgisv1alpha1.ReasonInvalidCredentials, 1)
+	after.Seed(key, fpBad, "", failures[2], arcgisv1alpha1.ReasonInvalidCredentials, 3)
+	after.Seed(key, fpBad, "", failures[1], arcgisv1alpha1.ReasonInvalidCredentials, 2)
 	got := deny(t, after, key, fpBad)
 	checkDenied(t, got, want.Reason, want.Until)
 
 	// A Seed never lifts a denial: an older, smaller record changes nothing.
-	after.Seed(key, fpBad, failures[0], arcgisv1alpha1.ReasonInvalidCredentials, 1)
+	after.Seed(key, fpBad, "", failures[0], arcgisv1alpha1.ReasonInvalidCredentials, 1)
 	checkDenied(t, deny(t, after, key, fpBad), want.Reason, want.Until)
 }
 
@@ -809,8 +803,8 @@ func TestGuardSeedAfterSuccess(t *testing.T) {
 	admit(t, g, key, fpBad).Release(accountguard.Success, 0)
 	// Status still records failures from before the success.
 	clk.Step(time.Minute)
-	g.Seed(key, "", start.Add(-10*time.Minute), arcgisv1alpha1.ReasonInvalidCredentials, 3)
-	g.Seed(key, "", start, arcgisv1alpha1.ReasonAccountLocked, 1)
+	g.Seed(key, "", "", start.Add(-10*time.Minute), arcgisv1alpha1.ReasonInvalidCredentials, 3)
+	g.Seed(key, "", "", start, arcgisv1alpha1.ReasonAccountLocked, 1)
 	ps := []*accountguard.Permit{}
 	for range 4 {
 		ps = append(ps, admit(t, g, key, fpBad)) // still healthy: 4 at once
@@ -819,30 +813,36 @@ func TestGuardSeedAfterSuccess(t *testing.T) {
 		p.Release(accountguard.Inconclusive, 0)
 	}
 	// A failure after the success counts.
-	g.Seed(key, "", start.Add(30*time.Second), arcgisv1alpha1.ReasonInvalidCredentials, 1)
+	g.Seed(key, "", "", start.Add(30*time.Second), arcgisv1alpha1.ReasonInvalidCredentials, 1)
 	checkDenied(t, deny(t, g, key, fpBad), arcgisv1alpha1.ReasonInvalidCredentials, start.Add(30*time.Second+backoffBase))
 }
 
 // TestGuardSeedOfALiveFailure: the reconciler seeds the guard from status
 // before every attempt, so the guard is told again about failures it saw
-// itself. Status holds the time the reconcile began (before the login), to
-// the second; the guard recorded the time the login ended. They must count once.
+// itself, by the same owner (the ArcGISToken), at a time that may be earlier
+// than the one the guard recorded (status times are truncated to the second).
+// Each failure must count once.
 func TestGuardSeedOfALiveFailure(t *testing.T) {
 	t.Parallel()
-	t.Skip("BUG: Seed dedupes window failures only within ±1s (contains), but the reconciler (seedGuard, before " +
-		"every Acquire) seeds status.lastFailureTime, which is the reconcile's START (before IssueToken; " +
-		"truncated to the second by metav1.Time), for failures the guard recorded at Release, i.e. after the " +
-		"login: a login taking >1s (Server discovery + generateToken, Federated exchange, a slow portal) is " +
-		"counted twice, so after 2 real failed logins the window looks full (4) and even corrected " +
-		"credentials are denied for up to 15 minutes. Dedupe by something other than time, or record the " +
-		"failure time after the login")
 	g, clk := newGuard(accountguard.Options{})
 	clk.Step(900 * time.Millisecond)
-	for _, fp := range []string{fpBad, fpOther} {
+	for i, fp := range []string{fpBad, fpOther} {
+		owner := fmt.Sprintf("token-%d", i)
 		reconcileStart := clk.Now()
 		clk.Step(1500 * time.Millisecond) // the login takes a while
-		rejected(t, g, fp)
-		g.Seed(key, fp, reconcileStart.Truncate(time.Second), arcgisv1alpha1.ReasonInvalidCredentials, 1)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		p, err := g.Acquire(ctx, key, fp, owner)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		recorded := p.Release(accountguard.Rejected, 0)
+		if !recorded.Equal(clk.Now()) {
+			t.Errorf("Release returned %s, want the time of the outcome %s", recorded, clk.Now())
+		}
+		// Told again, with the time status holds, and with an earlier one.
+		g.Seed(key, fp, owner, recorded.Truncate(time.Second), arcgisv1alpha1.ReasonInvalidCredentials, 1)
+		g.Seed(key, fp, owner, reconcileStart.Truncate(time.Second), arcgisv1alpha1.ReasonInvalidCredentials, 1)
 		clk.Step(3 * time.Second)
 	}
 	// Two failed logins reached the service: a third (new) password may go.
@@ -859,7 +859,7 @@ func TestGuardDeniedMessages(t *testing.T) {
 		"backoff": {
 			key: key,
 			setup: func(g *accountguard.Guard, _ *clocktesting.FakeClock, k string) {
-				p, _ := g.Acquire(context.Background(), k, fpBad)
+				p, _ := g.Acquire(context.Background(), k, fpBad, "")
 				p.Release(accountguard.Rejected, 0)
 			},
 			wantText: []string{`user "siteadmin" at https://gis.example.com/server`, "1 consecutive failed logins"},
@@ -867,7 +867,7 @@ func TestGuardDeniedMessages(t *testing.T) {
 		"locked": {
 			key: key,
 			setup: func(g *accountguard.Guard, _ *clocktesting.FakeClock, k string) {
-				p, _ := g.Acquire(context.Background(), k, fpBad)
+				p, _ := g.Acquire(context.Background(), k, fpBad, "")
 				p.Release(accountguard.Locked, 0)
 			},
 			wantText: []string{`user "siteadmin" at https://gis.example.com/server`, "locked until"},
@@ -876,7 +876,7 @@ func TestGuardDeniedMessages(t *testing.T) {
 			key: key,
 			setup: func(g *accountguard.Guard, _ *clocktesting.FakeClock, k string) {
 				for i := range maxInWindow {
-					p, _ := g.Acquire(context.Background(), k, fmt.Sprintf("%s-%d", fpOther, i))
+					p, _ := g.Acquire(context.Background(), k, fmt.Sprintf("%s-%d", fpOther, i), "")
 					p.Release(accountguard.Rejected, 0)
 				}
 			},
@@ -885,7 +885,7 @@ func TestGuardDeniedMessages(t *testing.T) {
 		"OAuth application": {
 			key: "oauth https://www.arcgis.com AbCdEf123",
 			setup: func(g *accountguard.Guard, _ *clocktesting.FakeClock, k string) {
-				p, _ := g.Acquire(context.Background(), k, fpBad)
+				p, _ := g.Acquire(context.Background(), k, fpBad, "")
 				p.Release(accountguard.Rejected, 0)
 			},
 			wantText: []string{`application "AbCdEf123" at https://www.arcgis.com`},
@@ -893,14 +893,14 @@ func TestGuardDeniedMessages(t *testing.T) {
 		"seeded": {
 			key: key,
 			setup: func(g *accountguard.Guard, clk *clocktesting.FakeClock, k string) {
-				g.Seed(k, fpBad, clk.Now(), arcgisv1alpha1.ReasonInvalidCredentials, 2)
+				g.Seed(k, fpBad, "", clk.Now(), arcgisv1alpha1.ReasonInvalidCredentials, 2)
 			},
 			wantText: []string{`user "siteadmin"`, "2 consecutive failed logins"},
 		},
 		"odd key": {
 			key: "no-spaces",
 			setup: func(g *accountguard.Guard, _ *clocktesting.FakeClock, k string) {
-				p, _ := g.Acquire(context.Background(), k, fpBad)
+				p, _ := g.Acquire(context.Background(), k, fpBad, "")
 				p.Release(accountguard.Rejected, 0)
 			},
 			wantText: []string{`"no-spaces"`},
@@ -913,7 +913,7 @@ func TestGuardDeniedMessages(t *testing.T) {
 			tc.setup(g, clk, tc.key)
 			for _, fp := range []string{fpBad, fpNew} {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				p, err := g.Acquire(ctx, tc.key, fp)
+				p, err := g.Acquire(ctx, tc.key, fp, "")
 				cancel()
 				if err == nil {
 					p.Release(accountguard.Inconclusive, 0)
@@ -972,7 +972,7 @@ func TestGuardContext(t *testing.T) {
 			done := make(chan error, 1)
 			ctxErr := func() error { return ctx.Err() }
 			go func() {
-				p, err := g.Acquire(ctx, key, fpBad)
+				p, err := g.Acquire(ctx, key, fpBad, "")
 				if p != nil {
 					t.Errorf("a permit despite the context")
 				}
@@ -1112,7 +1112,7 @@ func TestGuardConcurrentUse(t *testing.T) {
 			for range iterations {
 				k := r.IntN(keys)
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				p, err := g.Acquire(ctx, fmt.Sprintf("portal https://gis%d.example.com/portal user", k), fmt.Sprintf("credfp-%d", r.IntN(3)))
+				p, err := g.Acquire(ctx, fmt.Sprintf("portal https://gis%d.example.com/portal user", k), fmt.Sprintf("credfp-%d", r.IntN(3)), "")
 				cancel()
 				var d *accountguard.Denied
 				switch {

@@ -303,3 +303,28 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// ServiceRoot returns the canonical form of a service root, as the client
+// uses it: https, the host in lower case and without the default port, no
+// trailing slash, and without an API path pasted after the root. portal picks
+// the portal's API paths (/sharing/rest) rather than the server's (/rest,
+// /admin, /tokens). Two spellings of one service give the same root.
+func ServiceRoot(raw string, portal bool) (string, error) {
+	suffixes := serverSuffixes
+	if portal {
+		suffixes = portalSuffixes
+	}
+	u, err := parseRoot(raw, "url", suffixes)
+	if err != nil {
+		return "", err
+	}
+	u.Host = strings.ToLower(u.Host)
+	if u.Port() == "443" {
+		h := u.Hostname()
+		if strings.Contains(h, ":") {
+			h = "[" + h + "]" // IPv6
+		}
+		u.Host = h
+	}
+	return u.String(), nil
+}

@@ -172,7 +172,9 @@ func RenewalTime(t *arcgisv1alpha1.ArcGISToken, issuedAt, expires time.Time) tim
 	case t.Spec.RenewBefore != nil && t.Spec.RenewBefore.Duration > 0 && t.Spec.RenewBefore.Duration < lifetime:
 		before = t.Spec.RenewBefore.Duration
 	case t.Spec.RenewBeforePercentage != nil && *t.Spec.RenewBeforePercentage > 0 && *t.Spec.RenewBeforePercentage < 100:
-		before = lifetime * time.Duration(*t.Spec.RenewBeforePercentage) / 100
+		// In floating point: lifetime × percentage overflows int64 for
+		// lifetimes of a few years.
+		before = time.Duration(float64(lifetime) * float64(*t.Spec.RenewBeforePercentage) / 100)
 	}
 	window := JitterWindow(lifetime)
 	// Keep at least half of the time before renewal: jitter must never make a

@@ -225,11 +225,6 @@ func checkAcceptedURL(t *testing.T, field, raw string) {
 	if err != nil {
 		t.Fatalf("%s %q accepted but does not parse: %v", field, raw, err)
 	}
-	if strings.ContainsAny(raw, "?#") && u.RawQuery == "" && u.Fragment == "" {
-		// Known: see TestTokenRequestRefusesEmptyQueryOrFragment. Remove
-		// this skip when that test is fixed.
-		t.Skipf("BUG: %s %q with an empty query or fragment is accepted", field, raw)
-	}
 	if !strings.EqualFold(u.Scheme, "https") || u.Hostname() == "" || u.Opaque != "" {
 		t.Errorf("%s %q accepted: not an absolute https:// URL", field, raw)
 	}

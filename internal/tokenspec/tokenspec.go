@@ -165,10 +165,7 @@ func TokenRequest(spec *arcgisv1alpha1.ArcGISTokenSpec, creds arcgis.Credentials
 	if err := checkSpec(spec); err != nil {
 		return arcgis.TokenRequest{}, err
 	}
-	minutes := int(spec.ExpirationMinutes)
-	if minutes == 0 {
-		minutes = 60
-	}
+	minutes := expirationMinutes(spec)
 	return arcgis.TokenRequest{
 		Type:              arcgis.ServiceType(spec.Type),
 		URL:               normalizeURL(spec.URL),
@@ -204,16 +201,29 @@ func ServiceURL(spec *arcgisv1alpha1.ArcGISTokenSpec) string {
 // AccountKey names the account a login is made with: where the login happens
 // and who logs in. Every ArcGISToken with the same key shares one lock-out
 // counter on the service, so they share one circuit breaker in the operator.
+//
+// The service is named by its canonical root, so that two spellings of one
+// URL share the counter as they share it on the service.
 func AccountKey(spec *arcgisv1alpha1.ArcGISTokenSpec, creds arcgis.Credentials) string {
-	realm := "portal"
+	realm, portal := "portal", true
 	switch spec.Type {
 	case arcgisv1alpha1.ServiceTypeServer, arcgisv1alpha1.ServiceTypeServerAdmin:
-		realm = "server"
+		realm, portal = "server", false
 	case arcgisv1alpha1.ServiceTypeOAuth:
-		return "oauth " + normalizeURL(spec.URL) + " " + creds.ClientID
+		realm = "oauth"
+	}
+	// Lower case throughout: counting two spellings as one account is the
+	// safe side (some web adaptors ignore case in the path, some do not).
+	root, err := arcgis.ServiceRoot(spec.URL, portal)
+	if err != nil {
+		root = normalizeURL(spec.URL)
+	}
+	root = strings.ToLower(root)
+	if spec.Type == arcgisv1alpha1.ServiceTypeOAuth {
+		return realm + " " + root + " " + creds.ClientID
 	}
 	// Usernames are case-sensitive in ArcGIS: "Admin" and "admin" are two accounts.
-	return realm + " " + strings.ToLower(normalizeURL(spec.URL)) + " " + creds.Username
+	return realm + " " + root + " " + creds.Username
 }
 
 // SpecFingerprint hashes the spec fields a token depends on. Fields that only
@@ -224,7 +234,7 @@ func SpecFingerprint(spec *arcgisv1alpha1.ArcGISTokenSpec) string {
 	fields := []any{
 		"v1", spec.Type, normalizeURL(spec.URL), normalizeURL(spec.ServerURL),
 		spec.CredentialsRef.Name, idKey, secretKey,
-		Binding(spec), spec.ExpirationMinutes,
+		Binding(spec), expirationMinutes(spec),
 	}
 	if spec.CABundleRef != nil {
 		kind, key := CABundleKindKey(spec.CABundleRef)
@@ -303,10 +313,23 @@ func checkURL(field, raw string) error {
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.Hostname() == "" {
 		return invalidSpec("%s must be an absolute https:// URL", field)
 	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+	// A bare "?" or "#" counts too: the CRD refuses them, and they would
+	// make another spelling of the same service.
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#") || u.User != nil {
 		return invalidSpec("%s must not carry a query, fragment or user information", field)
 	}
 	return nil
+}
+
+// DefaultExpirationMinutes is the lifetime asked for when the spec does not
+// say (the CRD defaults it too).
+const DefaultExpirationMinutes = 60
+
+func expirationMinutes(spec *arcgisv1alpha1.ArcGISTokenSpec) int {
+	if spec.ExpirationMinutes == 0 {
+		return DefaultExpirationMinutes
+	}
+	return int(spec.ExpirationMinutes)
 }
 
 func normalizeURL(raw string) string {
