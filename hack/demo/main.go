@@ -218,4 +218,3 @@ func startManager(kubeconfig, logPath string) (*managerProcess, error) {
 	}()
 	return m, nil
 }
-

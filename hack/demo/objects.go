@@ -87,7 +87,7 @@ func createObjects(ctx context.Context, c client.Client, sim *arcgissim.Simulato
 			ObjectMeta: metav1.ObjectMeta{Name: "oauth-app-token", Namespace: namespace},
 			Spec: arcgisv1alpha1.ArcGISTokenSpec{
 				Type: arcgisv1alpha1.ServiceTypeOAuth, URL: sim.PortalURL(),
-				CredentialsRef: arcgisv1alpha1.CredentialsReference{Name: "oauth-app-credentials"},
+				CredentialsRef:    arcgisv1alpha1.CredentialsReference{Name: "oauth-app-credentials"},
 				ExpirationMinutes: 60, CABundleRef: ca,
 			},
 		},
