@@ -69,6 +69,7 @@ func main() {
 		arcgisTimeout        time.Duration
 		kubeQPS              float64
 		kubeBurst            int
+		restartDebounce      time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0",
 		"The address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
@@ -92,6 +93,8 @@ func main() {
 	flag.DurationVar(&arcgisTimeout, "arcgis-timeout", 30*time.Second, "Timeout of each request to ArcGIS.")
 	flag.Float64Var(&kubeQPS, "kube-api-qps", 50, "Queries per second to the Kubernetes API server.")
 	flag.IntVar(&kubeBurst, "kube-api-burst", 100, "Burst of queries to the Kubernetes API server.")
+	flag.DurationVar(&restartDebounce, "rollout-restart-debounce", controllers.DefaultRestartDebounce,
+		"How long a rollout restart waits for other tokens of the same workload to rotate, so that they cost one restart.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -163,6 +166,12 @@ func main() {
 		Recorder:                mgr.GetEventRecorder("arcgis-token-operator"),
 		Clock:                   clk,
 		MaxConcurrentReconciles: maxConcurrent,
+		Restarter: &controllers.Restarter{
+			Client:   mgr.GetClient(),
+			Recorder: mgr.GetEventRecorder("arcgis-token-operator"),
+			Clock:    clk,
+			Debounce: restartDebounce,
+		},
 	}).SetupWithManager(ctx, mgr); err != nil {
 		setupLog.Error(err, "Unable to create the controller", "controller", "ArcGISToken")
 		os.Exit(1)

@@ -63,6 +63,9 @@ type ArcGISTokenReconciler struct {
 	Clock clock.PassiveClock
 	// MaxConcurrentReconciles bounds the reconciles running at once.
 	MaxConcurrentReconciles int
+	// Restarter restarts spec.rolloutRestartTargets after a rotation.
+	// Optional: without it, targets are not restarted.
+	Restarter *Restarter
 
 	memory   *memory
 	refs     *refReader

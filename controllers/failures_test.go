@@ -26,6 +26,8 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -290,5 +292,52 @@ func TestInputErrorsReported(t *testing.T) {
 				t.Errorf("%d generateToken calls with bad inputs", n)
 			}
 		})
+	}
+}
+
+func TestRolloutRestartDebounced(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	labels := map[string]string{"app": "web"}
+	h.create(&appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: h.ns},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "example.com/web:1"}}},
+			},
+		},
+	})
+	for _, name := range []string{"a", "b"} {
+		tok := h.token(name, arcgisv1alpha1.ServiceTypePortal)
+		tok.Spec.RolloutRestartTargets = []arcgisv1alpha1.RolloutRestartTarget{
+			{Kind: arcgisv1alpha1.WorkloadKindDeployment, Name: "web"},
+			{Kind: arcgisv1alpha1.WorkloadKindStatefulSet, Name: "missing"},
+		}
+		h.create(tok)
+		h.waitReady(name)
+	}
+	// The first issue restarts nothing: the consumers start with it.
+	h.quiesce()
+	if n := h.writes.snapshot()["PATCH deployments"]; n != 0 {
+		t.Errorf("%d restarts after the first issue, want 0", n)
+	}
+	// Both rotate together: one restart.
+	renew(h, "a", "1")
+	renew(h, "b", "1")
+	h.eventually("the restart annotation on the pod template", func() (bool, string) {
+		d := &appsv1.Deployment{}
+		if err := k8sClient.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: "web"}, d); err != nil {
+			return false, err.Error()
+		}
+		return d.Spec.Template.Annotations[arcgisv1alpha1.RestartedAtAnnotation] != "", "not set"
+	})
+	h.waitEvent("a", "RolloutRestarted")
+	h.waitEvent("b", "RolloutRestarted")
+	h.waitEvent("a", "RolloutRestartFailed")
+	h.quiesce()
+	if n := h.writes.snapshot()["PATCH deployments"]; n != 1 {
+		t.Errorf("%d Deployment restarts for two tokens rotating together, want 1", n)
 	}
 }

@@ -138,6 +138,12 @@ func newHarness(t *testing.T, opts ...func(*harnessOptions)) *harness {
 		Clock:     h.clock,
 		// Many workers, so that concurrency bugs have a chance to show.
 		MaxConcurrentReconciles: 4,
+		Restarter: &Restarter{
+			Client:   mgr.GetClient(),
+			Recorder: mgr.GetEventRecorder("arcgis-token-operator"),
+			Clock:    h.clock,
+			Debounce: 500 * time.Millisecond,
+		},
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		t.Fatal(err)

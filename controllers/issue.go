@@ -138,6 +138,7 @@ func (r *ArcGISTokenReconciler) store(ctx context.Context, tok *arcgisv1alpha1.A
 		r.event(tok, corev1.EventTypeNormal, "Issued", "Issue", "Issued a token valid until %s into Secret %s", expires, s.Name)
 	} else {
 		r.event(tok, corev1.EventTypeNormal, "Renewed", "Issue", "Renewed the token in Secret %s; valid until %s", s.Name, expires)
+		r.Restarter.Schedule(tok)
 	}
 	logf.FromContext(ctx).Info("Stored a new token", "secret", klog.KObj(s), "expires", expires)
 	return attempt{stored: true}, nil

@@ -123,6 +123,11 @@ func (r *ArcGISTokenReconciler) SetupWithManager(ctx context.Context, mgr ctrl.M
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &arcgisv1alpha1.ArcGISToken{}, refIndex, references); err != nil {
 		return err
 	}
+	if r.Restarter != nil {
+		if err := mgr.Add(r.Restarter); err != nil {
+			return err
+		}
+	}
 
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("arcgistoken").

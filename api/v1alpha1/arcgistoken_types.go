@@ -137,6 +137,31 @@ type SecretTemplate struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
+// WorkloadKind is a kind of workload that can be restarted.
+// +kubebuilder:validation:Enum=Deployment;StatefulSet;DaemonSet
+type WorkloadKind string
+
+// Kinds of workloads that can be restarted after a rotation.
+const (
+	WorkloadKindDeployment  WorkloadKind = "Deployment"
+	WorkloadKindStatefulSet WorkloadKind = "StatefulSet"
+	WorkloadKindDaemonSet   WorkloadKind = "DaemonSet"
+)
+
+// RolloutRestartTarget names a workload, in the ArcGISToken's namespace, that
+// is restarted (as by kubectl rollout restart) after the token rotates.
+type RolloutRestartTarget struct {
+	// kind of the workload.
+	// +required
+	Kind WorkloadKind `json:"kind"`
+
+	// name of the workload.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Name string `json:"name"`
+}
+
 // ArcGISTokenSpec says which ArcGIS token service to ask, with which
 // credentials, how the token is bound, and where to store it.
 //
@@ -245,6 +270,18 @@ type ArcGISTokenSpec struct {
 	// suspend stops issuing and renewing. The Secret is kept as it is.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+
+	// rolloutRestartTargets are workloads in this namespace restarted after
+	// the token rotates, for consumers that read the token only at start (for
+	// example from an environment variable). Restarts are debounced: several
+	// tokens rotating together restart a workload once. Not needed for
+	// consumers that re-read the mounted Secret file.
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=map
+	// +listMapKey=kind
+	// +listMapKey=name
+	// +optional
+	RolloutRestartTargets []RolloutRestartTarget `json:"rolloutRestartTargets,omitempty"`
 }
 
 // ArcGISTokenStatus is the observed state of an ArcGISToken.

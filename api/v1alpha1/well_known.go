@@ -41,6 +41,10 @@ const (
 	// (conventionally the current time) triggers exactly one re-issue.
 	RenewAtAnnotation = "arcgis.tokenoperator.dev/renew-at"
 
+	// RestartedAtAnnotation is set on the pod template of a rollout restart
+	// target after a rotation, which makes its controller roll its pods.
+	RestartedAtAnnotation = "arcgis.tokenoperator.dev/restarted-at"
+
 	// SecretKeyToken holds the token.
 	SecretKeyToken = "token"
 	// SecretKeyExpires holds the expiry, RFC 3339 in UTC.
