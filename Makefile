@@ -80,8 +80,12 @@ vet: ## Run go vet.
 	$(GO) vet ./...
 
 .PHONY: test
-test: verify-generated verify-fmt vet envtest ## Check generated files, gofmt and vet, then run every test against a real kube-apiserver and etcd.
+test: verify-generated verify-fmt vet envtest test-chart ## Check generated files, gofmt and vet, then run every test against a real kube-apiserver and etcd.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test ./... -count=1 -timeout 20m -coverprofile cover.out
+
+.PHONY: test-chart
+test-chart: ## Render the Helm chart (dist/chart) and check it against config/; test/chart is a Go module of its own.
+	cd test/chart && $(GO) test ./... -count=1
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s).
