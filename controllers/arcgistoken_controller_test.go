@@ -234,7 +234,7 @@ func TestRevocationFoundByValidation(t *testing.T) {
 func TestInvalidCredentialsDoNotHotLoop(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.createCredentials("bad-credentials", map[string]string{"username": testUser, "password": "wrong"})
+	h.createCredentials("bad-credentials", map[string]string{"username": testUser, "password": "wrong-password-5d1e"})
 	tok := h.token("bad", arcgisv1alpha1.ServiceTypePortal)
 	tok.Spec.CredentialsRef.Name = "bad-credentials"
 	h.create(tok)

@@ -44,7 +44,7 @@ func (h *harness) failLogins(user string, n int) {
 	pool.AppendCertsFromPEM(h.sim.CAPEM())
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 	for i := 0; i < n; i++ {
-		form := url.Values{"username": {user}, "password": {"typo"}, "client": {"referer"}, "referer": {testReferer}, "f": {"json"}}
+		form := url.Values{"username": {user}, "password": {"typo-password-3e7b"}, "client": {"referer"}, "referer": {testReferer}, "f": {"json"}}
 		resp, err := c.PostForm(h.sim.PortalURL()+"/sharing/rest/generateToken", form)
 		if err != nil {
 			h.t.Fatal(err)
@@ -230,7 +230,12 @@ func TestSuspend(t *testing.T) {
 		t.Errorf("a suspended token was renewed: %d calls", n)
 	}
 	h.step(time.Hour, "sus")
-	h.waitCondition("sus", arcgisv1alpha1.ConditionReady, metav1.ConditionFalse, arcgisv1alpha1.ReasonExpired)
+	got := h.waitCondition("sus", arcgisv1alpha1.ConditionReady, metav1.ConditionFalse, arcgisv1alpha1.ReasonExpired)
+	for _, ct := range []string{arcgisv1alpha1.ConditionReconciling, arcgisv1alpha1.ConditionStalled} {
+		if c := meta.FindStatusCondition(got.Status.Conditions, ct); c != nil {
+			t.Errorf("%s = %+v on a suspended token: nothing is being worked on", ct, c)
+		}
+	}
 	if s := h.secret("sus"); len(s.Data[arcgisv1alpha1.SecretKeyToken]) == 0 {
 		t.Errorf("suspending emptied the Secret")
 	}

@@ -55,22 +55,38 @@ const (
 	testReferer  = "https://apps.example.com"
 )
 
-// harness runs one manager, watching one namespace, against the shared API
+// harness runs a manager, watching one namespace, against the shared API
 // server and its own ArcGIS simulator, with a fake clock shared by the
-// reconciler, the ArcGIS client, the account guard and the simulator.
+// reconciler, the ArcGIS client, the account guard and the simulator. Tests
+// that kill managers or elect leaders start more with startManager.
 type harness struct {
 	t      *testing.T
 	ctx    context.Context
 	ns     string
 	clock  *clocktesting.FakeClock
 	sim    *arcgissim.Simulator
-	writes *writeCounter
-	logs   *syncBuffer
+	writes *writeCounter // of the first manager
+	logs   *syncBuffer   // of every manager of the harness
 	pokes  atomic.Int64
+
+	// credentials holds every credential value the test put in a Secret,
+	// for the leak scan.
+	mu          sync.Mutex
+	credentials []string
 }
 
 type harnessOptions struct {
-	sim func(*arcgissim.Config)
+	sim     func(*arcgissim.Config)
+	manager managerOptions
+	// noManager leaves starting managers to the test.
+	noManager bool
+}
+
+// managerOptions vary a manager from the defaults of the tests.
+type managerOptions struct {
+	leaderElection bool
+	clientTimeout  time.Duration
+	perHostLimit   int
 }
 
 func newHarness(t *testing.T, opts ...func(*harnessOptions)) *harness {
@@ -79,10 +95,9 @@ func newHarness(t *testing.T, opts ...func(*harnessOptions)) *harness {
 	for _, f := range opts {
 		f(&o)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{
 		t:     t,
-		ctx:   ctx,
+		ctx:   context.Background(),
 		ns:    newNamespace(t),
 		clock: clocktesting.NewFakeClock(time.Now().UTC().Truncate(time.Second)),
 		logs:  &syncBuffer{},
@@ -104,20 +119,59 @@ func newHarness(t *testing.T, opts ...func(*harnessOptions)) *harness {
 		t.Fatal(err)
 	}
 	h.sim = sim
+	// Cleanups run last-registered first: the leak scan runs while the
+	// managers still run, and the simulator closes after they stopped.
+	t.Cleanup(func() { _ = sim.Close() })
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("manager log:\n%s", h.logs.String())
+		}
+	})
 
-	h.writes = &writeCounter{}
+	// The simulator's CA, as users of a private CA would provide it.
+	h.create(&corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "arcgis-ca", Namespace: h.ns},
+		Data:       map[string]string{"ca.crt": string(sim.CAPEM())},
+	})
+	h.createCredentials("portal-credentials", map[string]string{"username": testUser, "password": testPassword})
+	h.createCredentials("oauth-credentials", map[string]string{"client_id": testAppID, "client_secret": testAppKey})
+
+	if !o.noManager {
+		h.writes, _ = h.startManager(o.manager)
+	}
+	t.Cleanup(h.scanForLeaks)
+	return h
+}
+
+// startManager starts a manager for the harness namespace and returns its
+// write counter and a function that stops it, as a crash would: whatever it
+// holds in memory is gone. Stopping is also registered as a cleanup.
+func (h *harness) startManager(o managerOptions) (*writeCounter, func()) {
+	t := h.t
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	writes := &writeCounter{}
 	restCfg := rest.CopyConfig(env.Config)
 	restCfg.QPS, restCfg.Burst = 200, 400
-	restCfg.Wrap(h.writes.wrap)
+	restCfg.Wrap(writes.wrap)
 
-	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+	opts := ctrl.Options{
 		Scheme:                 scheme,
 		Cache:                  CacheOptions([]string{h.ns}),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Logger:                 zap.New(zap.WriteTo(h.logs), zap.UseDevMode(true)),
 		Controller:             ctrlConfigForTests(),
-	})
+	}
+	if o.leaderElection {
+		lease, renew, retry := 3*time.Second, 2*time.Second, 250*time.Millisecond
+		opts.LeaderElection = true
+		opts.LeaderElectionID = "arcgis-token-operator-test"
+		opts.LeaderElectionNamespace = h.ns
+		opts.LeaseDuration, opts.RenewDeadline, opts.RetryPeriod = &lease, &renew, &retry
+		opts.LeaderElectionReleaseOnCancel = false // a crash does not release
+	}
+	mgr, err := ctrl.NewManager(restCfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,15 +182,23 @@ func newHarness(t *testing.T, opts ...func(*harnessOptions)) *harness {
 	if err := mgr.Add(refCache); err != nil {
 		t.Fatal(err)
 	}
+	timeout := o.clientTimeout
+	if timeout == 0 {
+		timeout = 5 * time.Second
+	}
+	perHost := o.perHostLimit
+	if perHost == 0 {
+		perHost = 4
+	}
 	r := &ArcGISTokenReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		RefCache:  refCache,
-		Issuer:    arcgis.New(arcgis.Options{Clock: h.clock, Timeout: 5 * time.Second}),
+		Issuer:    arcgis.New(arcgis.Options{Clock: h.clock, Timeout: timeout, MaxConcurrentPerHost: perHost}),
 		Accounts:  accountguard.New(accountguard.Options{Clock: h.clock}),
 		Recorder:  mgr.GetEventRecorder("arcgis-token-operator"),
 		Clock:     h.clock,
-		// Many workers, so that concurrency bugs have a chance to show.
+		// Several workers, so that concurrency bugs have a chance to show.
 		MaxConcurrentReconciles: 4,
 		Restarter: &Restarter{
 			Client:   mgr.GetClient(),
@@ -150,30 +212,76 @@ func newHarness(t *testing.T, opts ...func(*harnessOptions)) *harness {
 	}
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-		_ = sim.Close()
-		if t.Failed() {
-			t.Logf("manager log:\n%s", h.logs.String())
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("manager: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return writes, stop
+}
 
-	// The simulator's CA, as users of a private CA would provide it.
-	h.create(&corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: "arcgis-ca", Namespace: h.ns},
-		Data:       map[string]string{"ca.crt": string(sim.CAPEM())},
-	})
-	h.createCredentials("portal-credentials", map[string]string{"username": testUser, "password": testPassword})
-	h.createCredentials("oauth-credentials", map[string]string{"client_id": testAppID, "client_secret": testAppKey})
-	return h
+// scanForLeaks fails the test when a credential or a token appears in the
+// manager's log, an event or a condition message of the harness namespace,
+// or when the operator sent a credential or a token in a URL query.
+func (h *harness) scanForLeaks() {
+	t := h.t
+	ctx := context.Background()
+	var texts []string
+	texts = append(texts, h.logs.String(), globalLog.String())
+	events := &eventsv1.EventList{}
+	if err := k8sClient.List(ctx, events, client.InNamespace(h.ns)); err == nil {
+		for _, e := range events.Items {
+			texts = append(texts, e.Note, e.Reason)
+		}
+	}
+	tokens := &arcgisv1alpha1.ArcGISTokenList{}
+	if err := k8sClient.List(ctx, tokens, client.InNamespace(h.ns)); err == nil {
+		for _, tok := range tokens.Items {
+			for _, c := range tok.Status.Conditions {
+				texts = append(texts, c.Message)
+			}
+			texts = append(texts, tok.Status.LastFailureReason, tok.Status.Identity)
+		}
+	}
+	h.mu.Lock()
+	secrets := append(append([]string{}, h.credentials...), h.sim.Secrets()...)
+	h.mu.Unlock()
+	for _, secret := range secrets {
+		if len(secret) < 8 {
+			continue // too short to tell from ordinary text; tests use long ones
+		}
+		for _, text := range texts {
+			if strings.Contains(text, secret) {
+				t.Errorf("a secret (%d characters, starting %q) leaked into the manager's output", len(secret), secret[:3])
+				break
+			}
+		}
+	}
+	c := h.sim.Counters()
+	if c.CredentialsInQuery != 0 || c.TokenInQuery != 0 {
+		t.Errorf("the simulator saw %d requests with credentials and %d with a token in the URL query, want 0",
+			c.CredentialsInQuery, c.TokenInQuery)
+	}
 }
 
 // withSim adjusts the simulator's configuration.
 func withSim(f func(*arcgissim.Config)) func(*harnessOptions) {
 	return func(o *harnessOptions) { o.sim = f }
+}
+
+// withManager adjusts the first manager.
+func withManager(m managerOptions) func(*harnessOptions) {
+	return func(o *harnessOptions) { o.manager = m }
+}
+
+// withoutManager leaves starting managers to the test.
+func withoutManager() func(*harnessOptions) {
+	return func(o *harnessOptions) { o.noManager = true }
 }
 
 func (h *harness) create(obj client.Object) {
@@ -185,6 +293,13 @@ func (h *harness) create(obj client.Object) {
 
 func (h *harness) createCredentials(name string, data map[string]string) {
 	h.t.Helper()
+	h.mu.Lock()
+	for k, v := range data {
+		if k != "username" && k != "client_id" { // identities are not secret
+			h.credentials = append(h.credentials, v)
+		}
+	}
+	h.mu.Unlock()
 	h.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: h.ns}, StringData: data})
 }
 

@@ -33,7 +33,7 @@ import (
 func TestKstatus(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.createCredentials("wrong", map[string]string{"username": testUser, "password": "nope"})
+	h.createCredentials("wrong", map[string]string{"username": testUser, "password": "nope-password-9c2a"})
 
 	h.create(h.token("ready", arcgisv1alpha1.ServiceTypePortal))
 	bad := h.token("failing", arcgisv1alpha1.ServiceTypePortal)

@@ -71,7 +71,7 @@ func (r *ArcGISTokenReconciler) setStatus(tok *arcgisv1alpha1.ArcGISToken, in *i
 	issuing := r.issuingCondition(tok, in, out, failure)
 	r.setCondition(tok, issuing)
 	r.setCondition(tok, r.readyCondition(tok, in, out, usable, failure))
-	r.setKstatusConditions(tok, usable)
+	r.setKstatusConditions(tok, usable || out.suspended)
 
 	if failure != nil && !out.attempt.isWait() &&
 		(previous == nil || previous.Reason != failure.reason || previous.Status != metav1.ConditionTrue) {
@@ -143,11 +143,12 @@ func (r *ArcGISTokenReconciler) readyCondition(tok *arcgisv1alpha1.ArcGISToken, 
 // setKstatusConditions sets the abnormal-true conditions kstatus (Flux, kpt,
 // cli-utils) reads: Stalled while no usable token is left and a person must
 // act, Reconciling while no usable token is left and the operator is working
-// on it. Both are removed otherwise, as kstatus expects.
-func (r *ArcGISTokenReconciler) setKstatusConditions(tok *arcgisv1alpha1.ArcGISToken, usable bool) {
+// on it. Both are removed otherwise (settled: a usable token, or suspended),
+// as kstatus expects.
+func (r *ArcGISTokenReconciler) setKstatusConditions(tok *arcgisv1alpha1.ArcGISToken, settled bool) {
 	ready := meta.FindStatusCondition(tok.Status.Conditions, arcgisv1alpha1.ConditionReady)
 	switch {
-	case usable || ready == nil || ready.Reason == arcgisv1alpha1.ReasonSuspended:
+	case settled || ready == nil:
 		meta.RemoveStatusCondition(&tok.Status.Conditions, arcgisv1alpha1.ConditionStalled)
 		meta.RemoveStatusCondition(&tok.Status.Conditions, arcgisv1alpha1.ConditionReconciling)
 	case stalledReasons[ready.Reason]:
