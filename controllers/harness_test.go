@@ -73,6 +73,8 @@ type harness struct {
 	// for the leak scan.
 	mu          sync.Mutex
 	credentials []string
+	// allWrites holds the write counters of every manager started.
+	allWrites []*writeCounter
 }
 
 type harnessOptions struct {
@@ -151,6 +153,9 @@ func (h *harness) startManager(o managerOptions) (*writeCounter, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	writes := &writeCounter{}
+	h.mu.Lock()
+	h.allWrites = append(h.allWrites, writes)
+	h.mu.Unlock()
 	restCfg := rest.CopyConfig(env.Config)
 	restCfg.QPS, restCfg.Burst = 200, 400
 	restCfg.Wrap(writes.wrap)
@@ -462,13 +467,22 @@ func (h *harness) waitEvent(name, reason string) eventsv1.Event {
 	return found
 }
 
-// quiesce waits until the manager made no API write for a while.
+// quiesce waits until the managers made no API write for a while.
 func (h *harness) quiesce() {
 	h.t.Helper()
-	last, stable := h.writes.total(), 0
+	total := func() int {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		n := 0
+		for _, w := range h.allWrites {
+			n += w.total()
+		}
+		return n
+	}
+	last, stable := total(), 0
 	for stable < 6 {
 		time.Sleep(50 * time.Millisecond)
-		if n := h.writes.total(); n != last {
+		if n := total(); n != last {
 			last, stable = n, 0
 		} else {
 			stable++
@@ -484,6 +498,21 @@ type writeCounter struct {
 	mu     sync.Mutex
 	counts map[string]int
 	fail   map[string]failure
+	hang   map[string]chan struct{}
+}
+
+// hangNext makes the next write of kind block until its request is
+// cancelled, as a manager killed in the middle of it would never finish it.
+// The returned channel is closed when that write started.
+func (w *writeCounter) hangNext(kind string) <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.hang == nil {
+		w.hang = map[string]chan struct{}{}
+	}
+	started := make(chan struct{})
+	w.hang[kind] = started
+	return started
 }
 
 type failure struct {
@@ -517,9 +546,16 @@ func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 		if f.n > 0 {
 			w.fail[kind] = failure{n: f.n - 1, status: f.status}
 		}
+		started, hang := w.hang[kind]
+		delete(w.hang, kind)
 		w.mu.Unlock()
 		if f.n > 0 {
 			return apiError(req, f.status), nil
+		}
+		if hang {
+			close(started)
+			<-req.Context().Done()
+			return nil, req.Context().Err()
 		}
 		return rt.RoundTrip(req)
 	})
