@@ -21,6 +21,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
@@ -135,7 +136,15 @@ func (c *Client) issueFederated(ctx context.Context, req *TokenRequest, sec *sec
 		return nil, at(e, EndpointExchange, nil)
 	}
 	generate := endpointURL(portal, "/sharing/rest/generateToken")
-	login, e := c.loginCall(req, generate, sec)
+	// The portal token is the operator's own, used only for the exchange: an
+	// IP binding to another address would make it useless to the operator, so
+	// it is bound to the operator's address (requestip) and the server token
+	// gets the IP binding through the exchange.
+	loginReq := *req
+	if strings.EqualFold(string(req.Binding.Client), string(ClientIP)) {
+		loginReq.Binding = Binding{Client: ClientRequestIP}
+	}
+	login, e := c.loginCall(&loginReq, generate, sec)
 	if e != nil {
 		return nil, e
 	}
@@ -148,7 +157,7 @@ func (c *Client) issueFederated(ctx context.Context, req *TokenRequest, sec *sec
 	}
 	exchange.Set("serverUrl", server.String())
 
-	key := c.portalKeyOf(portal, req)
+	key := c.portalKeyOf(portal, &loginReq)
 	for attempt := 1; ; attempt++ {
 		pt, e := c.portalToken(ctx, key, login)
 		if e != nil {

@@ -133,10 +133,12 @@ func (s *Simulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	// The body is read before any fault: Go's server notices a client that
+	// gave up only once the body is read, and a delay fault must end then.
+	c.readForm()
 	if s.applyFault(c) {
 		return
 	}
-	c.readForm()
 	rt.handle(c)
 }
 

@@ -57,6 +57,9 @@ type Simulator struct {
 	srv     *http.Server
 	closed  bool
 	serveCh chan struct{} // closed when Serve returns
+
+	connMu   sync.Mutex
+	newConns map[net.Conn]struct{} // connections that sent no request yet
 }
 
 // New validates cfg and prepares a Simulator, generating its CA and serving
@@ -117,6 +120,7 @@ func (s *Simulator) Start() error {
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          errorLog,
+		ConnState:         s.trackConn,
 	}
 	s.serveCh = make(chan struct{})
 	go func(srv *http.Server, done chan struct{}) {
@@ -139,6 +143,9 @@ func (s *Simulator) Close() error {
 		return nil
 	}
 	s.closed = true
+	// Shutdown waits for connections that never sent a request (clients open
+	// spares under load) as if they were busy: close them first.
+	s.closeNewConns()
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	err := s.srv.Shutdown(ctx)
@@ -147,6 +154,29 @@ func (s *Simulator) Close() error {
 	}
 	<-s.serveCh
 	return err
+}
+
+// trackConn remembers the connections that have not sent a request yet.
+func (s *Simulator) trackConn(c net.Conn, state http.ConnState) {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if s.newConns == nil {
+		s.newConns = map[net.Conn]struct{}{}
+	}
+	if state == http.StateNew {
+		s.newConns[c] = struct{}{}
+	} else {
+		delete(s.newConns, c)
+	}
+}
+
+func (s *Simulator) closeNewConns() {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	for c := range s.newConns {
+		_ = c.Close()
+	}
+	s.newConns = nil
 }
 
 // URL returns the listener's root, e.g. "https://127.0.0.1:41234", or "" before Start.
