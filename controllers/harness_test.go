@@ -86,6 +86,8 @@ type harnessOptions struct {
 
 // managerOptions vary a manager from the defaults of the tests.
 type managerOptions struct {
+	// restConfig connects as another user than the cluster admin.
+	restConfig     *rest.Config
 	leaderElection bool
 	clientTimeout  time.Duration
 	perHostLimit   int
@@ -157,6 +159,9 @@ func (h *harness) startManager(o managerOptions) (*writeCounter, func()) {
 	h.allWrites = append(h.allWrites, writes)
 	h.mu.Unlock()
 	restCfg := rest.CopyConfig(env.Config)
+	if o.restConfig != nil {
+		restCfg = rest.CopyConfig(o.restConfig)
+	}
 	restCfg.QPS, restCfg.Burst = 200, 400
 	restCfg.Wrap(writes.wrap)
 
