@@ -1,3 +1,5 @@
+//go:build e2e
+
 /*
 Copyright 2026 The arcgis-token-operator Authors.
 
@@ -13,8 +15,6 @@ WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 See the License for the specific language governing permissions and
 limitations under the License.
 */
-
-//go:build e2e
 
 // Package e2e drives the project's user-facing programs end to end. It is
 // run by `make test-e2e` (and CI), not by `make test`: the demo test takes
