@@ -130,10 +130,15 @@ func (r *ArcGISTokenReconciler) act(ctx context.Context, tok *arcgisv1alpha1.Arc
 		out.suspended = true
 		return out, nil
 	case in.conflict:
-		// Someone else's Secret has the name: report, and look again later.
-		r.recordFailure(tok, arcgisv1alpha1.ReasonSecretConflict, in.issuedFor(), now)
+		// Someone else's Secret has the name: report, and look again later
+		// (with backoff: other reconciles in between count nothing).
 		out.trigger = arcgisv1alpha1.ReasonSecretConflict
 		out.attempt = attempt{failed: true, reason: arcgisv1alpha1.ReasonSecretConflict, message: conflictMessage(tok)}
+		if at, ok := r.retryAt(tok, in.issuedFor()); ok && now.Before(at) {
+			out.attempt.waited, out.attempt.retryAt = true, at
+			return out, nil
+		}
+		r.recordFailure(tok, arcgisv1alpha1.ReasonSecretConflict, in.issuedFor(), now)
 		return out, nil
 	}
 
@@ -214,9 +219,9 @@ func (r *ArcGISTokenReconciler) nextReconcile(tok *arcgisv1alpha1.ArcGISToken, i
 	case out.trigger != "" && !out.attempt.stored:
 		// Due but not done: wait for the backoff, the account guard, or (for
 		// bad inputs) a change of the watched objects.
-		if !out.attempt.waitUntil.IsZero() {
-			consider(out.attempt.waitUntil)
-		} else if at, ok := policies.RetryAt(tok, in.issuedFor()); ok && out.attempt.failed {
+		if !out.attempt.retryAt.IsZero() {
+			consider(out.attempt.retryAt)
+		} else if at, ok := r.retryAt(tok, in.issuedFor()); ok && out.attempt.failed {
 			consider(at)
 		}
 	case usable:

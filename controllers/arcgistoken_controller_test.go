@@ -17,6 +17,7 @@ limitations under the License.
 package controllers
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -356,6 +357,22 @@ func TestSpecChangeReissues(t *testing.T) {
 	})
 	if n := h.calls(arcgissim.EndpointPortalGenerateToken); n != calls {
 		t.Errorf("a template change made %d generateToken calls, want 0", n-calls)
+	}
+
+	// A key removed from the template is removed from the Secret.
+	tok = h.get("spec")
+	patch = client.MergeFrom(tok.DeepCopy())
+	tok.Spec.SecretTemplate = &arcgisv1alpha1.SecretTemplate{Annotations: map[string]string{"reloader": "true"}}
+	if err := k8sClient.Patch(h.ctx, tok, patch); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("the template change on the Secret", func() (bool, string) {
+		s := h.secret("spec")
+		_, stale := s.Labels["team"]
+		return !stale && s.Annotations["reloader"] == "true", fmt.Sprintf("labels %v annotations %v", s.Labels, s.Annotations)
+	})
+	if s := h.secret("spec"); s.Annotations[arcgisv1alpha1.ExpiresAnnotation] == "" || s.Labels[arcgisv1alpha1.ManagedByLabel] == "" {
+		t.Errorf("the operator's own metadata was lost: %v %v", s.Labels, s.Annotations)
 	}
 }
 

@@ -323,3 +323,24 @@ func TestSystemRootsByDefault(t *testing.T) {
 		t.Errorf("%d requests reached the service over an untrusted connection", n)
 	}
 }
+
+func TestRetryAfterHonoured(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	if err := h.sim.InjectFault(arcgissim.Fault{Endpoint: arcgissim.EndpointPortalGenerateToken, Kind: arcgissim.FaultStatus,
+		Status: 503, RetryAfter: 2 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	h.create(h.token("busy", arcgisv1alpha1.ServiceTypePortal))
+	h.waitCondition("busy", arcgisv1alpha1.ConditionReady, metav1.ConditionFalse, arcgisv1alpha1.ReasonServiceUnavailable)
+	// The backoff alone would allow a retry after 5 s: the service asked for 2 minutes.
+	h.step(30*time.Second, "busy")
+	h.step(60*time.Second, "busy")
+	h.quiesce()
+	if n := h.calls(arcgissim.EndpointPortalGenerateToken); n != 1 {
+		t.Errorf("generateToken calls within the Retry-After = %d, want 1", n)
+	}
+	h.sim.ClearFaults()
+	h.step(31*time.Second, "busy")
+	h.waitReady("busy")
+}

@@ -42,9 +42,11 @@ type attempt struct {
 	// message says why, without any secret.
 	failed          bool
 	reason, message string
-	// waitUntil is set when no attempt was made because of a backoff or the
-	// account guard.
-	waitUntil time.Time
+	// waited is set when no attempt was made because of a backoff, a
+	// Retry-After, or the account guard.
+	waited bool
+	// retryAt, when set, is the earliest time of the next attempt.
+	retryAt time.Time
 }
 
 // issue gets a new token and stores it: from a pending token whose write
@@ -59,10 +61,10 @@ func (r *ArcGISTokenReconciler) issue(ctx context.Context, tok *arcgisv1alpha1.A
 	}
 
 	failedFor := in.issuedFor()
-	if at, ok := policies.RetryAt(tok, failedFor); ok && now.Before(at) {
+	if at, ok := r.retryAt(tok, failedFor); ok && now.Before(at) {
 		return attempt{failed: true, reason: tok.Status.LastFailureReason,
-			message:   fmt.Sprintf("Retrying at %s after %d failed attempts", at.UTC().Format(time.RFC3339), tok.Status.FailedAttempts),
-			waitUntil: at}, nil
+			message: fmt.Sprintf("Retrying at %s after %d failed attempts", at.UTC().Format(time.RFC3339), tok.Status.FailedAttempts),
+			waited:  true, retryAt: at}, nil
 	}
 
 	r.seedGuard(tok, in)
@@ -70,7 +72,7 @@ func (r *ArcGISTokenReconciler) issue(ctx context.Context, tok *arcgisv1alpha1.A
 	if err != nil {
 		var denied *accountguard.Denied
 		if errors.As(err, &denied) {
-			return attempt{failed: true, reason: denied.Reason, message: denied.Message, waitUntil: denied.Until}, nil
+			return attempt{failed: true, reason: denied.Reason, message: denied.Message, waited: true, retryAt: denied.Until}, nil
 		}
 		return attempt{}, err
 	}
@@ -88,7 +90,12 @@ func (r *ArcGISTokenReconciler) issue(ctx context.Context, tok *arcgisv1alpha1.A
 		}
 		reason := conditionReason(arcgis.ReasonOf(err))
 		r.recordFailure(tok, reason, failedFor, failedAt)
-		return attempt{failed: true, reason: reason, message: "Failed to issue a token: " + err.Error()}, nil
+		if d := retryAfter(aerr); d > 0 {
+			// The service said how long to wait (Retry-After, a lock-out).
+			r.memory.setNotBefore(tok.UID, failedAt.Add(d))
+		}
+		at, _ := r.retryAt(tok, failedFor)
+		return attempt{failed: true, reason: reason, message: "Failed to issue a token: " + err.Error(), retryAt: at}, nil
 	}
 	now = permit.Release(accountguard.Success, 0)
 	if err := checkGranted(token, now); err != nil {
@@ -116,6 +123,7 @@ func (r *ArcGISTokenReconciler) store(ctx context.Context, tok *arcgisv1alpha1.A
 	}
 	now := r.Clock.Now()
 	r.memory.clearPending(tok.UID)
+	r.memory.clearNotBefore(tok.UID)
 	r.memory.setWritten(tok.UID, s, now)
 	in.secret, in.conflict, in.stored = s, false, parseStored(s)
 
@@ -175,6 +183,19 @@ func (r *ArcGISTokenReconciler) validate(ctx context.Context, tok *arcgisv1alpha
 // probeRetryDelay spaces validation attempts that failed for a reason other
 // than a revoked token.
 const probeRetryDelay = time.Minute
+
+// retryAt is when the next attempt may be made after the failures recorded in
+// status: their backoff, or the wait the service asked for, whichever is later.
+func (r *ArcGISTokenReconciler) retryAt(tok *arcgisv1alpha1.ArcGISToken, failedFor string) (time.Time, bool) {
+	at, ok := policies.RetryAt(tok, failedFor)
+	if !ok {
+		return at, false
+	}
+	if nb, set := r.memory.notBeforeAt(tok.UID); set && nb.After(at) {
+		at = nb
+	}
+	return at, true
+}
 
 // recordFailure counts a failed attempt in status. The count restarts when
 // the inputs changed since the last failure.

@@ -41,12 +41,16 @@ const writtenSecretTTL = 30 * time.Second
 //     token look due and cost a second call.
 //   - probeRetry spaces validation probes that failed for reasons other than
 //     a revoked token, so they do not repeat on every reconcile.
+//   - notBefore holds the wait a service asked for with Retry-After, on top
+//     of the backoff recorded in status.
 type memory struct {
 	mu         sync.Mutex
 	pending    map[types.UID]pendingToken
 	written    map[types.UID]writtenSecret
 	probeRetry map[types.UID]time.Time
-	uids       map[types.NamespacedName]types.UID
+	// notBefore holds the wait a service asked for (Retry-After).
+	notBefore map[types.UID]time.Time
+	uids      map[types.NamespacedName]types.UID
 }
 
 type pendingToken struct {
@@ -68,6 +72,7 @@ func newMemory() *memory {
 		pending:    map[types.UID]pendingToken{},
 		written:    map[types.UID]writtenSecret{},
 		probeRetry: map[types.UID]time.Time{},
+		notBefore:  map[types.UID]time.Time{},
 		uids:       map[types.NamespacedName]types.UID{},
 	}
 }
@@ -167,6 +172,26 @@ func (m *memory) clearProbeRetry(uid types.UID) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.probeRetry, uid)
+	delete(m.notBefore, uid)
+}
+
+func (m *memory) setNotBefore(uid types.UID, at time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.notBefore[uid] = at
+}
+
+func (m *memory) notBeforeAt(uid types.UID) (time.Time, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	at, ok := m.notBefore[uid]
+	return at, ok
+}
+
+func (m *memory) clearNotBefore(uid types.UID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.notBefore, uid)
 }
 
 // forget drops everything about an ArcGISToken that was deleted.
@@ -183,4 +208,5 @@ func (m *memory) forgetLocked(uid types.UID) {
 	delete(m.pending, uid)
 	delete(m.written, uid)
 	delete(m.probeRetry, uid)
+	delete(m.notBefore, uid)
 }

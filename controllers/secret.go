@@ -21,6 +21,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"sort"
 	"strings"
 	"time"
 
@@ -87,8 +88,9 @@ func tokenLabelValue(name string) string {
 }
 
 // secretMetadata sets the labels and annotations the Secret must carry,
-// besides the ones that record a token: the template's, then the operator's
-// (which win).
+// besides the ones that record a token: the template's, then the operator's.
+// Template keys of the operator's own domain are ignored (the CRD refuses
+// them too), and keys the template no longer has are removed.
 func secretMetadata(tok *arcgisv1alpha1.ArcGISToken, s *corev1.Secret) {
 	if s.Labels == nil {
 		s.Labels = map[string]string{}
@@ -96,16 +98,73 @@ func secretMetadata(tok *arcgisv1alpha1.ArcGISToken, s *corev1.Secret) {
 	if s.Annotations == nil {
 		s.Annotations = map[string]string{}
 	}
+	var labels, annotations map[string]string
 	if t := tok.Spec.SecretTemplate; t != nil {
-		for k, v := range t.Labels {
+		labels, annotations = t.Labels, t.Annotations
+	}
+	prevLabels, prevAnnotations := parseTemplateKeys(s.Annotations[arcgisv1alpha1.TemplateKeysAnnotation])
+	for _, k := range prevLabels {
+		if _, keep := labels[k]; !keep && !reservedKey(k) {
+			delete(s.Labels, k)
+		}
+	}
+	for _, k := range prevAnnotations {
+		if _, keep := annotations[k]; !keep && !reservedKey(k) {
+			delete(s.Annotations, k)
+		}
+	}
+	var labelKeys, annotationKeys []string
+	for k, v := range labels {
+		if !reservedKey(k) {
 			s.Labels[k] = v
+			labelKeys = append(labelKeys, k)
 		}
-		for k, v := range t.Annotations {
+	}
+	for k, v := range annotations {
+		if !reservedKey(k) {
 			s.Annotations[k] = v
+			annotationKeys = append(annotationKeys, k)
 		}
+	}
+	if len(labelKeys)+len(annotationKeys) > 0 {
+		s.Annotations[arcgisv1alpha1.TemplateKeysAnnotation] = formatTemplateKeys(labelKeys, annotationKeys)
+	} else {
+		delete(s.Annotations, arcgisv1alpha1.TemplateKeysAnnotation)
 	}
 	s.Labels[arcgisv1alpha1.ManagedByLabel] = arcgisv1alpha1.ManagedByValue
 	s.Labels[arcgisv1alpha1.TokenLabel] = tokenLabelValue(tok.Name)
+}
+
+// reservedKey says whether a label or annotation key is the operator's.
+func reservedKey(k string) bool {
+	return strings.HasPrefix(k, "arcgis.tokenoperator.dev/") || k == arcgisv1alpha1.ManagedByLabel
+}
+
+// formatTemplateKeys writes "labels=a,b;annotations=c" (keys hold neither
+// ',' nor ';' nor '=').
+func formatTemplateKeys(labels, annotations []string) string {
+	sort.Strings(labels)
+	sort.Strings(annotations)
+	return "labels=" + strings.Join(labels, ",") + ";annotations=" + strings.Join(annotations, ",")
+}
+
+func parseTemplateKeys(v string) (labels, annotations []string) {
+	for _, part := range strings.Split(v, ";") {
+		name, keys, _ := strings.Cut(part, "=")
+		var list []string
+		for _, k := range strings.Split(keys, ",") {
+			if k != "" {
+				list = append(list, k)
+			}
+		}
+		switch name {
+		case "labels":
+			labels = list
+		case "annotations":
+			annotations = list
+		}
+	}
+	return labels, annotations
 }
 
 // setToken puts a token and its record into the Secret.

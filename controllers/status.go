@@ -73,14 +73,11 @@ func (r *ArcGISTokenReconciler) setStatus(tok *arcgisv1alpha1.ArcGISToken, in *i
 	r.setCondition(tok, r.readyCondition(tok, in, out, usable, failure))
 	r.setKstatusConditions(tok, usable || out.suspended)
 
-	if failure != nil && !out.attempt.isWait() &&
+	if failure != nil && !out.attempt.waited &&
 		(previous == nil || previous.Reason != failure.reason || previous.Status != metav1.ConditionTrue) {
 		r.event(tok, corev1.EventTypeWarning, failure.reason, "Issue", "%s", failure.message)
 	}
 }
-
-// isWait says no attempt was made (backoff or account guard).
-func (a attempt) isWait() bool { return !a.waitUntil.IsZero() }
 
 type failureInfo struct{ reason, message string }
 

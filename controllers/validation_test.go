@@ -80,7 +80,14 @@ credentialsRef: {name: creds}`, want: "referer is required when client is Refere
 		"empty credentials name":           {patch: "credentialsRef: {name: \"\"}", want: "spec.credentialsRef.name"},
 		"credentials in another namespace": {patch: "credentialsRef: {name: creds, namespace: other}", want: `unknown field "spec.credentialsRef.namespace"`},
 		"CA bundle of an unknown kind":     {patch: "caBundleRef: {kind: Pod, name: ca}", want: `supported values: "ConfigMap", "Secret"`},
-		"no credentials":                   {spec: "type: Portal\nurl: https://gis.example.com/portal\nreferer: x", want: "spec.credentialsRef: Required value"},
+		"template label of the operator's domain": {patch: "secretTemplate: {labels: {arcgis.tokenoperator.dev/token: x}}",
+			want: "labels of the arcgis.tokenoperator.dev/ domain and app.kubernetes.io/managed-by are set by the operator"},
+		"template managed-by label": {patch: "secretTemplate: {labels: {app.kubernetes.io/managed-by: helm}}",
+			want: "are set by the operator"},
+		"template annotation of the operator's domain": {patch: "secretTemplate: {annotations: {arcgis.tokenoperator.dev/expires: x}}",
+			want: "annotations of the arcgis.tokenoperator.dev/ domain are set by the operator"},
+		"unknown rollout restart kind": {patch: "rolloutRestartTargets: [{kind: Job, name: x}]", want: `supported values: "Deployment", "StatefulSet", "DaemonSet"`},
+		"no credentials":               {spec: "type: Portal\nurl: https://gis.example.com/portal\nreferer: x", want: "spec.credentialsRef: Required value"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

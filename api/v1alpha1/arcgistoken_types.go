@@ -127,12 +127,16 @@ type CABundleReference struct {
 
 // SecretTemplate holds metadata added to the Secret the token is written to.
 type SecretTemplate struct {
-	// labels added to the Secret.
+	// labels added to the Secret. Keys of the arcgis.tokenoperator.dev/ domain
+	// and app.kubernetes.io/managed-by are the operator's.
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('arcgis.tokenoperator.dev/') && k != 'app.kubernetes.io/managed-by')",message="labels of the arcgis.tokenoperator.dev/ domain and app.kubernetes.io/managed-by are set by the operator"
 	// +optional
 	Labels map[string]string `json:"labels,omitempty"`
 
 	// annotations added to the Secret, for example for a tool that restarts
-	// the workloads that mount it when it changes.
+	// the workloads that mount it when it changes. Keys of the
+	// arcgis.tokenoperator.dev/ domain are the operator's.
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('arcgis.tokenoperator.dev/'))",message="annotations of the arcgis.tokenoperator.dev/ domain are set by the operator"
 	// +optional
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
@@ -362,8 +366,8 @@ type ArcGISTokenStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Secret",type=string,JSONPath=`.status.secretName`,priority=1
-// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.expiresAt`
-// +kubebuilder:printcolumn:name="Renewal",type=date,JSONPath=`.status.renewalTime`
+// +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.status.expiresAt`
+// +kubebuilder:printcolumn:name="Renewal",type=string,JSONPath=`.status.renewalTime`
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ArcGISToken struct {

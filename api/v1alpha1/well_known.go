@@ -37,6 +37,11 @@ const (
 	// renew-at annotation that the stored token was issued for.
 	RenewRequestAnnotation = "arcgis.tokenoperator.dev/renew-request"
 
+	// TemplateKeysAnnotation on the Secret lists the label and annotation
+	// keys that came from spec.secretTemplate, so that keys removed from the
+	// template are removed from the Secret too.
+	TemplateKeysAnnotation = "arcgis.tokenoperator.dev/template-keys"
+
 	// RenewAtAnnotation on an ArcGISToken asks for a renewal now: any new value
 	// (conventionally the current time) triggers exactly one re-issue.
 	RenewAtAnnotation = "arcgis.tokenoperator.dev/renew-at"

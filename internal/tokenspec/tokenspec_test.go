@@ -946,6 +946,9 @@ func TestSpecFingerprint(t *testing.T) {
 		}},
 		"validationInterval":              {field: "ValidationInterval", base: portalSpec, mutate: func(s *arcgisv1alpha1.ArcGISTokenSpec) { s.ValidationInterval = &metav1.Duration{} }},
 		"suspend":                         {field: "Suspend", base: portalSpec, mutate: func(s *arcgisv1alpha1.ArcGISTokenSpec) { s.Suspend = true }},
+		"rolloutRestartTargets": {field: "RolloutRestartTargets", base: portalSpec, mutate: func(s *arcgisv1alpha1.ArcGISTokenSpec) {
+			s.RolloutRestartTargets = []arcgisv1alpha1.RolloutRestartTarget{{Kind: arcgisv1alpha1.WorkloadKindDeployment, Name: "web"}}
+		}},
 		"caBundleRef added":               {field: "CABundleRef", base: portalSpec, mutate: caRef, wantChange: true},
 		"caBundleRef removed":             {field: "CABundleRef", base: withCA, mutate: func(s *arcgisv1alpha1.ArcGISTokenSpec) { s.CABundleRef = nil }, wantChange: true},
 		"caBundleRef kind":                {field: "Kind", base: withCA, mutate: func(s *arcgisv1alpha1.ArcGISTokenSpec) { s.CABundleRef.Kind = arcgisv1alpha1.CABundleKindSecret }, wantChange: true},
