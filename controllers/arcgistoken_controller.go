@@ -187,7 +187,7 @@ func (r *ArcGISTokenReconciler) nextValidation(tok *arcgisv1alpha1.ArcGISToken, 
 	if !ok {
 		return at, false
 	}
-	if retry, ok := r.memory.probeRetryAt(tok.UID); ok && retry.After(at) {
+	if retry, ok := r.memory.probeRetry.get(tok.UID); ok && retry.After(at) {
 		at = retry
 	}
 	return at, true

@@ -92,7 +92,7 @@ func (r *ArcGISTokenReconciler) issue(ctx context.Context, tok *arcgisv1alpha1.A
 		r.recordFailure(tok, reason, failedFor, failedAt)
 		if d := retryAfter(aerr); d > 0 {
 			// The service said how long to wait (Retry-After, a lock-out).
-			r.memory.setNotBefore(tok.UID, failedAt.Add(d))
+			r.memory.notBefore.set(tok.UID, failedAt.Add(d))
 		}
 		at, _ := r.retryAt(tok, failedFor)
 		return attempt{failed: true, reason: reason, message: "Failed to issue a token: " + err.Error(), retryAt: at}, nil
@@ -123,7 +123,7 @@ func (r *ArcGISTokenReconciler) store(ctx context.Context, tok *arcgisv1alpha1.A
 	}
 	now := r.Clock.Now()
 	r.memory.clearPending(tok.UID)
-	r.memory.clearNotBefore(tok.UID)
+	r.memory.notBefore.clear(tok.UID)
 	r.memory.setWritten(tok.UID, s, now)
 	in.secret, in.conflict, in.stored = s, false, parseStored(s)
 
@@ -134,7 +134,7 @@ func (r *ArcGISTokenReconciler) store(ctx context.Context, tok *arcgisv1alpha1.A
 	// The token belongs to the account it was issued for; validation later
 	// confirms it from the service's own self call where there is one.
 	st.Identity = firstNonEmpty(in.request.Credentials.Username, in.request.Credentials.ClientID)
-	r.memory.clearProbeRetry(tok.UID)
+	r.memory.probeRetry.clear(tok.UID)
 
 	granted := grantedMinutes(in.stored)
 	if asked := tok.Spec.ExpirationMinutes; asked > 0 && granted < asked && granted != st.GrantedMinutes {
@@ -164,7 +164,7 @@ func (r *ArcGISTokenReconciler) validate(ctx context.Context, tok *arcgisv1alpha
 		if v != nil && v.Identity != "" {
 			tok.Status.Identity = v.Identity
 		}
-		r.memory.clearProbeRetry(tok.UID)
+		r.memory.probeRetry.clear(tok.UID)
 		return false
 	case arcgis.ReasonOf(err) == arcgis.ReasonInvalidToken:
 		tok.Status.RevokedAt = timeOf(now)
@@ -175,7 +175,7 @@ func (r *ArcGISTokenReconciler) validate(ctx context.Context, tok *arcgisv1alpha
 		// The check itself failed; the token may well be fine. Try again a
 		// little later rather than on every reconcile.
 		logf.FromContext(ctx).Info("Could not validate the stored token", "reason", arcgis.ReasonOf(err), "error", err.Error())
-		r.memory.setProbeRetry(tok.UID, now.Add(probeRetryDelay))
+		r.memory.probeRetry.set(tok.UID, now.Add(probeRetryDelay))
 		return false
 	}
 }
@@ -191,7 +191,7 @@ func (r *ArcGISTokenReconciler) retryAt(tok *arcgisv1alpha1.ArcGISToken, failedF
 	if !ok {
 		return at, false
 	}
-	if nb, set := r.memory.notBeforeAt(tok.UID); set && nb.After(at) {
+	if nb, set := r.memory.notBefore.get(tok.UID); set && nb.After(at) {
 		at = nb
 	}
 	return at, true

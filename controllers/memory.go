@@ -44,13 +44,13 @@ const writtenSecretTTL = 30 * time.Second
 //   - notBefore holds the wait a service asked for with Retry-After, on top
 //     of the backoff recorded in status.
 type memory struct {
-	mu         sync.Mutex
-	pending    map[types.UID]pendingToken
-	written    map[types.UID]writtenSecret
-	probeRetry map[types.UID]time.Time
-	// notBefore holds the wait a service asked for (Retry-After).
-	notBefore map[types.UID]time.Time
-	uids      map[types.NamespacedName]types.UID
+	mu      sync.Mutex
+	pending map[types.UID]pendingToken
+	written map[types.UID]writtenSecret
+	uids    map[types.NamespacedName]types.UID
+
+	probeRetry deadlines
+	notBefore  deadlines // the wait a service asked for (Retry-After)
 }
 
 type pendingToken struct {
@@ -69,11 +69,9 @@ type writtenSecret struct {
 
 func newMemory() *memory {
 	return &memory{
-		pending:    map[types.UID]pendingToken{},
-		written:    map[types.UID]writtenSecret{},
-		probeRetry: map[types.UID]time.Time{},
-		notBefore:  map[types.UID]time.Time{},
-		uids:       map[types.NamespacedName]types.UID{},
+		pending: map[types.UID]pendingToken{},
+		written: map[types.UID]writtenSecret{},
+		uids:    map[types.NamespacedName]types.UID{},
 	}
 }
 
@@ -155,43 +153,32 @@ func (m *memory) freshest(uid types.UID, name string, cached *corev1.Secret, now
 	return w.secret.DeepCopy()
 }
 
-func (m *memory) setProbeRetry(uid types.UID, at time.Time) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.probeRetry[uid] = at
+// deadlines holds a time per ArcGISToken; safe for concurrent use.
+type deadlines struct {
+	mu sync.Mutex
+	m  map[types.UID]time.Time
 }
 
-func (m *memory) probeRetryAt(uid types.UID) (time.Time, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	at, ok := m.probeRetry[uid]
+func (d *deadlines) set(uid types.UID, at time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.m == nil {
+		d.m = map[types.UID]time.Time{}
+	}
+	d.m[uid] = at
+}
+
+func (d *deadlines) get(uid types.UID) (time.Time, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	at, ok := d.m[uid]
 	return at, ok
 }
 
-func (m *memory) clearProbeRetry(uid types.UID) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.probeRetry, uid)
-	delete(m.notBefore, uid)
-}
-
-func (m *memory) setNotBefore(uid types.UID, at time.Time) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.notBefore[uid] = at
-}
-
-func (m *memory) notBeforeAt(uid types.UID) (time.Time, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	at, ok := m.notBefore[uid]
-	return at, ok
-}
-
-func (m *memory) clearNotBefore(uid types.UID) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.notBefore, uid)
+func (d *deadlines) clear(uid types.UID) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.m, uid)
 }
 
 // forget drops everything about an ArcGISToken that was deleted.
@@ -207,6 +194,6 @@ func (m *memory) forget(key types.NamespacedName) {
 func (m *memory) forgetLocked(uid types.UID) {
 	delete(m.pending, uid)
 	delete(m.written, uid)
-	delete(m.probeRetry, uid)
-	delete(m.notBefore, uid)
+	m.probeRetry.clear(uid)
+	m.notBefore.clear(uid)
 }
