@@ -155,6 +155,9 @@ func (r *ArcGISTokenReconciler) act(ctx context.Context, tok *arcgisv1alpha1.Arc
 			if err != nil {
 				return out, err
 			}
+			if s != in.secret {
+				r.memory.setWritten(tok.UID, s, now)
+			}
 			in.secret = s
 		}
 		return out, nil

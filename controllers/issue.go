@@ -122,9 +122,11 @@ func (r *ArcGISTokenReconciler) store(ctx context.Context, tok *arcgisv1alpha1.A
 		return attempt{}, fmt.Errorf("writing Secret %s: %w", klog.KRef(tok.Namespace, tokenspec.SecretName(tok)), err)
 	}
 	now := r.Clock.Now()
+	// Written first, then no longer pending: at any moment one of them
+	// recognises the echo of this write.
+	r.memory.setWritten(tok.UID, s, now)
 	r.memory.clearPending(tok.UID)
 	r.memory.notBefore.clear(tok.UID)
-	r.memory.setWritten(tok.UID, s, now)
 	in.secret, in.conflict, in.stored = s, false, parseStored(s)
 
 	first := tok.Status.IssuedAt == nil

@@ -23,6 +23,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
 	"github.com/tokenoperator/arcgis-token-operator/internal/arcgis"
 )
 
@@ -122,12 +123,17 @@ func (m *memory) setWritten(uid types.UID, s *corev1.Secret, now time.Time) {
 }
 
 // isOwnWrite says whether a Secret event is the echo of the reconciler's own
-// last write of that Secret.
-func (m *memory) isOwnWrite(owner types.UID, name, resourceVersion string) bool {
+// write of that Secret: the version it last wrote, or the token it is
+// writing (the watch event can arrive before the write call returns).
+func (m *memory) isOwnWrite(owner types.UID, s *corev1.Secret) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	w, ok := m.written[owner]
-	return ok && w.name == name && w.resourceVersion == resourceVersion
+	if w, ok := m.written[owner]; ok && w.name == s.Name && w.resourceVersion == s.ResourceVersion {
+		return true
+	}
+	p, ok := m.pending[owner]
+	return ok && s.Annotations[arcgisv1alpha1.IssuedForAnnotation] == p.issuedFor &&
+		s.Annotations[arcgisv1alpha1.IssuedAtAnnotation] == p.issuedAt.UTC().Format(time.RFC3339)
 }
 
 // freshest returns the Secret to trust: the cached one once the cache holds

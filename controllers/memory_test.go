@@ -24,6 +24,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
 	"github.com/tokenoperator/arcgis-token-operator/internal/arcgis"
 )
 
@@ -61,7 +62,7 @@ func TestMemoryFreshest(t *testing.T) {
 			if gotRV != tc.wantRV {
 				t.Errorf("freshest = %q, want %q", gotRV, tc.wantRV)
 			}
-			if echo := m.isOwnWrite(uid, "s", "2"); echo != tc.ownEcho {
+			if echo := m.isOwnWrite(uid, secret("2")); echo != tc.ownEcho {
 				t.Errorf("isOwnWrite = %v, want %v", echo, tc.ownEcho)
 			}
 		})
@@ -87,6 +88,16 @@ func TestMemoryPendingAndForget(t *testing.T) {
 	m.setPending(uid, p)
 	if _, ok := m.getPending(uid, "a/b", "r", now); !ok {
 		t.Errorf("the pending token was not offered for the same inputs")
+	}
+	// The echo of the write of the pending token, before the write returned.
+	echo := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "tok", ResourceVersion: "9", Annotations: map[string]string{
+		arcgisv1alpha1.IssuedForAnnotation: "a/b", arcgisv1alpha1.IssuedAtAnnotation: p.issuedAt.UTC().Format(time.RFC3339)}}}
+	if !m.isOwnWrite(uid, echo) {
+		t.Errorf("the echo of the pending token's write was not recognised")
+	}
+	echo.Annotations[arcgisv1alpha1.IssuedForAnnotation] = "x/y"
+	if m.isOwnWrite(uid, echo) {
+		t.Errorf("a Secret written by someone else was taken for an echo")
 	}
 	m.probeRetry.set(uid, now)
 	m.notBefore.set(uid, now)

@@ -203,8 +203,9 @@ func (r *ArcGISTokenReconciler) referenceHandler(kind string) handler.TypedEvent
 // still hold the ArcGISToken's previous status would only cost work.
 func (r *ArcGISTokenReconciler) notOwnWrite(obj client.Object) bool {
 	owner := metav1.GetControllerOf(obj)
-	if owner == nil {
+	s, ok := obj.(*corev1.Secret)
+	if owner == nil || !ok {
 		return true
 	}
-	return !r.memory.isOwnWrite(owner.UID, obj.GetName(), obj.GetResourceVersion())
+	return !r.memory.isOwnWrite(owner.UID, s)
 }
