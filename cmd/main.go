@@ -138,15 +138,6 @@ func main() {
 		os.Exit(1)
 	}
 
-	refCache, err := controllers.NewReferenceCache(mgr, namespaces)
-	if err == nil {
-		err = mgr.Add(refCache)
-	}
-	if err != nil {
-		setupLog.Error(err, "Unable to create the cache of referenced Secrets and ConfigMaps")
-		os.Exit(1)
-	}
-
 	metrics.Register()
 	arcgis.Version = version.Version
 	clk := clock.RealClock{}
@@ -160,7 +151,6 @@ func main() {
 	if err := (&controllers.ArcGISTokenReconciler{
 		Client:                  mgr.GetClient(),
 		APIReader:               mgr.GetAPIReader(),
-		RefCache:                refCache,
 		Issuer:                  issuer,
 		Accounts:                accountguard.New(accountguard.Options{Clock: clk}),
 		Recorder:                mgr.GetEventRecorder("arcgis-token-operator"),

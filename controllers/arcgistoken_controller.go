@@ -29,7 +29,6 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
@@ -49,10 +48,6 @@ type ArcGISTokenReconciler struct {
 	// APIReader reads referenced credentials and CA bundles, which are not
 	// cached, and Secrets the cache does not hold.
 	APIReader client.Reader
-	// RefCache is a metadata-only cache of Secrets and ConfigMaps: it tells
-	// when a referenced one changes without holding anybody's data. Optional;
-	// without it every reconcile reads the references.
-	RefCache cache.Cache
 	// Issuer talks to ArcGIS.
 	Issuer arcgis.TokenIssuer
 	// Accounts spaces logins per ArcGIS account across all ArcGISTokens.
@@ -94,6 +89,9 @@ func (r *ArcGISTokenReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, nil
 	}
 	r.memory.track(req.NamespacedName, tok.UID)
+	if st, ok := r.memory.lastStatus(tok.UID, r.Clock.Now()); ok {
+		tok.Status = *st // the cache may not have caught up with our last write
+	}
 	r.seedOnce.Do(func() { r.seedGuardFromAll(ctx) })
 	orig := tok.DeepCopy()
 	defer func() {
@@ -244,8 +242,11 @@ func (r *ArcGISTokenReconciler) writeStatus(ctx context.Context, orig, tok *arcg
 	if equality.Semantic.DeepEqual(orig.Status, tok.Status) {
 		return nil
 	}
-	err := r.Status().Patch(ctx, tok, client.MergeFrom(orig))
-	return client.IgnoreNotFound(err)
+	if err := r.Status().Patch(ctx, tok, client.MergeFrom(orig)); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	r.memory.setStatus(tok.UID, &tok.Status, r.Clock.Now())
+	return nil
 }
 
 // forget drops what the reconciler remembers about a deleted ArcGISToken.

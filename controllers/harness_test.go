@@ -185,13 +185,6 @@ func (h *harness) startManager(o managerOptions) (*writeCounter, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	refCache, err := NewReferenceCache(mgr, []string{h.ns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mgr.Add(refCache); err != nil {
-		t.Fatal(err)
-	}
 	timeout := o.clientTimeout
 	if timeout == 0 {
 		timeout = 5 * time.Second
@@ -203,7 +196,6 @@ func (h *harness) startManager(o managerOptions) (*writeCounter, func()) {
 	r := &ArcGISTokenReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		RefCache:  refCache,
 		Issuer:    arcgis.New(arcgis.Options{Clock: h.clock, Timeout: timeout, MaxConcurrentPerHost: perHost}),
 		Accounts:  accountguard.New(accountguard.Options{Clock: h.clock}),
 		Recorder:  mgr.GetEventRecorder("arcgis-token-operator"),

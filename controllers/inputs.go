@@ -163,8 +163,10 @@ func (r *ArcGISTokenReconciler) outputSecret(ctx context.Context, tok *arcgisv1a
 // data of the objects it read, keyed by resourceVersion, and a metadata-only
 // informer tells when they change; an unchanged object costs no read.
 type refReader struct {
-	api  client.Reader
-	meta client.Reader // metadata-only cache; nil means always read
+	api client.Reader
+	// meta returns the metadata-only informer cache of a namespace, or nil:
+	// then the object is always read.
+	meta func(namespace string) client.Reader
 	// hmacKey is random per process: credentials are fingerprinted in memory
 	// only, and never with a bare hash.
 	hmacKey [32]byte
@@ -184,7 +186,7 @@ type refObject struct {
 	data            map[string][]byte
 }
 
-func newRefReader(api, meta client.Reader) *refReader {
+func newRefReader(api client.Reader, meta func(namespace string) client.Reader) *refReader {
 	r := &refReader{api: api, meta: meta, objects: map[refKey]refObject{}}
 	if _, err := rand.Read(r.hmacKey[:]); err != nil {
 		panic(fmt.Sprintf("reading random bytes: %v", err))
@@ -194,10 +196,10 @@ func newRefReader(api, meta client.Reader) *refReader {
 
 func (r *refReader) get(ctx context.Context, kind string, key types.NamespacedName) (refObject, error) {
 	k := refKey{kind: kind, NamespacedName: key}
-	if r.meta != nil {
+	if meta := r.meta(key.Namespace); meta != nil {
 		m := &metav1.PartialObjectMetadata{}
 		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(kind))
-		if err := r.meta.Get(ctx, key, m); err == nil {
+		if err := meta.Get(ctx, key, m); err == nil {
 			r.mu.Lock()
 			o, ok := r.objects[k]
 			r.mu.Unlock()

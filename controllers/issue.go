@@ -24,6 +24,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -62,9 +64,13 @@ func (r *ArcGISTokenReconciler) issue(ctx context.Context, tok *arcgisv1alpha1.A
 
 	failedFor := in.issuedFor()
 	if at, ok := r.retryAt(tok, failedFor); ok && now.Before(at) {
-		return attempt{failed: true, reason: tok.Status.LastFailureReason,
-			message: fmt.Sprintf("Retrying at %s after %d failed attempts", at.UTC().Format(time.RFC3339), tok.Status.FailedAttempts),
-			waited:  true, retryAt: at}, nil
+		// Keep saying why the last attempt failed, not only when the next is.
+		message := fmt.Sprintf("Retrying at %s after %d failed attempts", formatTime(at), tok.Status.FailedAttempts)
+		if c := meta.FindStatusCondition(tok.Status.Conditions, arcgisv1alpha1.ConditionIssuing); c != nil &&
+			c.Status == metav1.ConditionTrue && c.Reason == tok.Status.LastFailureReason {
+			message = c.Message
+		}
+		return attempt{failed: true, reason: tok.Status.LastFailureReason, message: message, waited: true, retryAt: at}, nil
 	}
 
 	r.seedGuard(tok, in)
@@ -95,7 +101,8 @@ func (r *ArcGISTokenReconciler) issue(ctx context.Context, tok *arcgisv1alpha1.A
 			r.memory.notBefore.set(tok.UID, failedAt.Add(d))
 		}
 		at, _ := r.retryAt(tok, failedFor)
-		return attempt{failed: true, reason: reason, message: "Failed to issue a token: " + err.Error(), retryAt: at}, nil
+		return attempt{failed: true, reason: reason, retryAt: at,
+			message: fmt.Sprintf("Failed to issue a token: %s; next attempt at %s", err.Error(), formatTime(at))}, nil
 	}
 	now = permit.Release(accountguard.Success, 0)
 	if err := checkGranted(token, now); err != nil {

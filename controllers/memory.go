@@ -27,8 +27,8 @@ import (
 	"github.com/tokenoperator/arcgis-token-operator/internal/arcgis"
 )
 
-// writtenSecretTTL bounds how long a Secret the reconciler wrote is preferred
-// over an informer cache that has not caught up with the write.
+// writtenSecretTTL bounds how long a Secret or a status the reconciler wrote
+// is preferred over an informer cache that has not caught up with the write.
 const writtenSecretTTL = 30 * time.Second
 
 // memory is the reconciler's in-process state per ArcGISToken. None of it is
@@ -44,10 +44,16 @@ const writtenSecretTTL = 30 * time.Second
 //     a revoked token, so they do not repeat on every reconcile.
 //   - notBefore holds the wait a service asked for with Retry-After, on top
 //     of the backoff recorded in status.
+//   - status holds the status as last written: the reconciler is its only
+//     writer, and a reconcile that starts before the informer cache caught up
+//     with that write (another event for the same object) must not act on the
+//     older status, where a failure just recorded is missing and a retry
+//     would look due at once.
 type memory struct {
 	mu      sync.Mutex
 	pending map[types.UID]pendingToken
 	written map[types.UID]writtenSecret
+	status  map[types.UID]writtenStatus
 	uids    map[types.NamespacedName]types.UID
 
 	probeRetry deadlines
@@ -59,6 +65,11 @@ type pendingToken struct {
 	issuedAt     time.Time
 	issuedFor    string
 	renewRequest string
+}
+
+type writtenStatus struct {
+	status *arcgisv1alpha1.ArcGISTokenStatus
+	at     time.Time
 }
 
 type writtenSecret struct {
@@ -73,6 +84,7 @@ func newMemory() *memory {
 		pending: map[types.UID]pendingToken{},
 		written: map[types.UID]writtenSecret{},
 		uids:    map[types.NamespacedName]types.UID{},
+		status:  map[types.UID]writtenStatus{},
 	}
 }
 
@@ -159,6 +171,28 @@ func (m *memory) freshest(uid types.UID, name string, cached *corev1.Secret, now
 	return w.secret.DeepCopy()
 }
 
+func (m *memory) setStatus(uid types.UID, st *arcgisv1alpha1.ArcGISTokenStatus, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.status[uid] = writtenStatus{status: st.DeepCopy(), at: now}
+}
+
+// lastStatus returns the status last written, while the informer cache may
+// still lag behind it.
+func (m *memory) lastStatus(uid types.UID, now time.Time) (*arcgisv1alpha1.ArcGISTokenStatus, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w, ok := m.status[uid]
+	if !ok {
+		return nil, false
+	}
+	if now.Sub(w.at) > writtenSecretTTL {
+		delete(m.status, uid)
+		return nil, false
+	}
+	return w.status.DeepCopy(), true
+}
+
 // deadlines holds a time per ArcGISToken; safe for concurrent use.
 type deadlines struct {
 	mu sync.Mutex
@@ -200,6 +234,7 @@ func (m *memory) forget(key types.NamespacedName) {
 func (m *memory) forgetLocked(uid types.UID) {
 	delete(m.pending, uid)
 	delete(m.written, uid)
+	delete(m.status, uid)
 	m.probeRetry.clear(uid)
 	m.notBefore.clear(uid)
 }

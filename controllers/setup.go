@@ -36,7 +36,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
 	"github.com/tokenoperator/arcgis-token-operator/internal/accountguard"
@@ -50,8 +49,10 @@ const refIndex = "arcgis.tokenoperator.dev/references"
 
 // CacheOptions narrows the manager's cache to what the operator reads: only
 // the Secrets it owns (by label), and no managedFields on anything. Secrets it
-// merely references are read directly (see refReader), so memory does not grow
-// with the Secrets in the cluster. namespaces limits every watch, when set.
+// merely references are read directly and watched by metadata, per namespace
+// of ArcGISTokens (see refReader and referenceWatches), so memory does not
+// grow with the Secrets elsewhere in the cluster. namespaces limits every
+// watch, when set.
 func CacheOptions(namespaces []string) cache.Options {
 	opts := cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
@@ -70,26 +71,7 @@ func CacheOptions(namespaces []string) cache.Options {
 	return opts
 }
 
-// NewReferenceCache returns the metadata-only cache for referenced Secrets and
-// ConfigMaps. Its objects keep only name, namespace, UID and resourceVersion.
-// Add it to the manager (mgr.Add) so that it runs.
-func NewReferenceCache(mgr ctrl.Manager, namespaces []string) (cache.Cache, error) {
-	opts := cache.Options{
-		Scheme:           mgr.GetScheme(),
-		Mapper:           mgr.GetRESTMapper(),
-		HTTPClient:       mgr.GetHTTPClient(),
-		DefaultTransform: stripToIdentity,
-	}
-	if len(namespaces) > 0 {
-		opts.DefaultNamespaces = map[string]cache.Config{}
-		for _, ns := range namespaces {
-			opts.DefaultNamespaces[ns] = cache.Config{}
-		}
-	}
-	return cache.New(mgr.GetConfig(), opts)
-}
-
-// stripToIdentity keeps what the reference watch needs to notice a change.
+// stripToIdentity keeps what the reference watches need to notice a change.
 func stripToIdentity(obj any) (any, error) {
 	if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
 		m.ObjectMeta = metav1.ObjectMeta{
@@ -114,11 +96,19 @@ func (r *ArcGISTokenReconciler) SetupWithManager(ctx context.Context, mgr ctrl.M
 		return fmt.Errorf("ArcGISTokenReconciler needs an Issuer")
 	}
 	r.memory = newMemory()
-	var meta client.Reader
-	if r.RefCache != nil {
-		meta = r.RefCache
+	refs := &referenceWatches{
+		newCache: func(namespace string) (cache.Cache, error) {
+			return cache.New(mgr.GetConfig(), cache.Options{
+				Scheme:            mgr.GetScheme(),
+				Mapper:            mgr.GetRESTMapper(),
+				HTTPClient:        mgr.GetHTTPClient(),
+				DefaultTransform:  stripToIdentity,
+				DefaultNamespaces: map[string]cache.Config{namespace: {}},
+			})
+		},
+		handler: r.referenceHandler,
 	}
-	r.refs = newRefReader(r.APIReader, meta)
+	r.refs = newRefReader(r.APIReader, refs.reader)
 
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &arcgisv1alpha1.ArcGISToken{}, refIndex, references); err != nil {
 		return err
@@ -142,14 +132,14 @@ func (r *ArcGISTokenReconciler) SetupWithManager(ctx context.Context, mgr ctrl.M
 				// API errors: retry soon, back off to 5 minutes.
 				minRequeue, maxAPIBackoff),
 		})
-	if r.RefCache != nil {
-		for _, kind := range []string{"Secret", "ConfigMap"} {
-			m := &metav1.PartialObjectMetadata{}
-			m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(kind))
-			b = b.WatchesRawSource(source.Kind[*metav1.PartialObjectMetadata](r.RefCache, m, r.referenceHandler(kind)))
-		}
+	ctl, err := b.Build(r)
+	if err != nil {
+		return err
 	}
-	return b.Complete(r)
+	// Referenced Secrets and ConfigMaps are watched per namespace, from the
+	// first reconcile of an ArcGISToken there (see referenceWatches).
+	refs.watch = ctl.Watch
+	return mgr.Add(refs)
 }
 
 // maxAPIBackoff caps the workqueue backoff of reconciles that fail on API
