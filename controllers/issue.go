@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -102,7 +103,7 @@ func (r *ArcGISTokenReconciler) issue(ctx context.Context, tok *arcgisv1alpha1.A
 		}
 		at, _ := r.retryAt(tok, failedFor)
 		return attempt{failed: true, reason: reason, retryAt: at,
-			message: fmt.Sprintf("Failed to issue a token: %s; next attempt at %s", err.Error(), formatTime(at))}, nil
+			message: fmt.Sprintf("Failed to issue a token: %s; next attempt at %s", strings.TrimSuffix(err.Error(), "."), formatTime(at))}, nil
 	}
 	now = permit.Release(accountguard.Success, 0)
 	if err := checkGranted(token, now); err != nil {
