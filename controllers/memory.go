@@ -55,6 +55,7 @@ type memory struct {
 	written map[types.UID]writtenSecret
 	status  map[types.UID]writtenStatus
 	uids    map[types.NamespacedName]types.UID
+	writes  int // since the start, for sweepLocked
 
 	probeRetry deadlines
 	notBefore  deadlines // the wait a service asked for (Retry-After)
@@ -132,6 +133,7 @@ func (m *memory) setWritten(uid types.UID, s *corev1.Secret, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.written[uid] = writtenSecret{name: s.Name, resourceVersion: s.ResourceVersion, secret: s.DeepCopy(), at: now}
+	m.sweepLocked(now)
 }
 
 // isOwnWrite says whether a Secret event is the echo of the reconciler's own
@@ -175,6 +177,31 @@ func (m *memory) setStatus(uid types.UID, st *arcgisv1alpha1.ArcGISTokenStatus, 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.status[uid] = writtenStatus{status: st.DeepCopy(), at: now}
+	m.sweepLocked(now)
+}
+
+// sweepEvery is how many writes pass between two sweeps of expired entries.
+const sweepEvery = 256
+
+// sweepLocked drops, every sweepEvery writes, the written Secrets and
+// statuses older than writtenSecretTTL: the cache has caught up with them, and
+// most objects are not reconciled again before their next renewal, so they
+// would otherwise stay in memory until then.
+func (m *memory) sweepLocked(now time.Time) {
+	m.writes++
+	if m.writes%sweepEvery != 0 {
+		return
+	}
+	for uid, w := range m.written {
+		if now.Sub(w.at) > writtenSecretTTL {
+			delete(m.written, uid)
+		}
+	}
+	for uid, w := range m.status {
+		if now.Sub(w.at) > writtenSecretTTL {
+			delete(m.status, uid)
+		}
+	}
 }
 
 // lastStatus returns the status last written, while the informer cache may

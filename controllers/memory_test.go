@@ -17,6 +17,7 @@ limitations under the License.
 package controllers
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -121,5 +122,28 @@ func TestMemoryPendingAndForget(t *testing.T) {
 	}
 	if _, ok := m.notBefore.get("u2"); ok {
 		t.Errorf("notBefore kept after forget")
+	}
+}
+
+func TestMemorySweepsExpiredWrites(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	m := newMemory()
+	for i := 0; i < sweepEvery; i++ {
+		uid := types.UID(fmt.Sprint("old-", i))
+		m.setWritten(uid, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s", ResourceVersion: "1"}}, now)
+		m.setStatus(uid, &arcgisv1alpha1.ArcGISTokenStatus{}, now)
+	}
+	later := now.Add(writtenSecretTTL + time.Second)
+	for i := 0; i < sweepEvery; i++ {
+		m.setStatus(types.UID(fmt.Sprint("new-", i)), &arcgisv1alpha1.ArcGISTokenStatus{}, later)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.written) != 0 {
+		t.Errorf("%d expired written Secrets kept, want 0", len(m.written))
+	}
+	if len(m.status) != sweepEvery {
+		t.Errorf("%d statuses kept, want the %d recent ones", len(m.status), sweepEvery)
 	}
 }
