@@ -39,6 +39,7 @@ import (
 	"github.com/tokenoperator/arcgis-token-operator/controllers"
 	"github.com/tokenoperator/arcgis-token-operator/internal/accountguard"
 	"github.com/tokenoperator/arcgis-token-operator/internal/arcgis"
+	"github.com/tokenoperator/arcgis-token-operator/internal/memlimit"
 	"github.com/tokenoperator/arcgis-token-operator/internal/metrics"
 	"github.com/tokenoperator/arcgis-token-operator/internal/version"
 )
@@ -70,6 +71,7 @@ func main() {
 		kubeQPS              float64
 		kubeBurst            int
 		restartDebounce      time.Duration
+		memoryLimitRatio     float64
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0",
 		"The address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
@@ -95,12 +97,17 @@ func main() {
 	flag.IntVar(&kubeBurst, "kube-api-burst", 100, "Burst of queries to the Kubernetes API server.")
 	flag.DurationVar(&restartDebounce, "rollout-restart-debounce", controllers.DefaultRestartDebounce,
 		"How long a rollout restart waits for other tokens of the same workload to rotate, so that they cost one restart.")
+	flag.Float64Var(&memoryLimitRatio, "memory-limit-ratio", 0.9,
+		"Give the Go runtime a soft memory limit of this fraction of the container's memory limit (0 turns it off; GOMEMLIMIT wins).")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	setupLog.Info("Starting arcgis-token-operator", "version", version.Version, "watchNamespaces", watchNamespaces)
+	if soft := memlimit.Apply("/sys/fs/cgroup", memoryLimitRatio); soft > 0 {
+		setupLog.Info("Set a soft memory limit from the container's", "bytes", soft)
+	}
 
 	var tlsOpts []func(*tls.Config)
 	if !enableHTTP2 {

@@ -132,7 +132,9 @@ func (m *memory) clearPending(uid types.UID) {
 func (m *memory) setWritten(uid types.UID, s *corev1.Secret, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.written[uid] = writtenSecret{name: s.Name, resourceVersion: s.ResourceVersion, secret: s.DeepCopy(), at: now}
+	c := s.DeepCopy()
+	c.ManagedFields = nil
+	m.written[uid] = writtenSecret{name: s.Name, resourceVersion: s.ResourceVersion, secret: c, at: now}
 	m.sweepLocked(now)
 }
 
@@ -143,6 +145,10 @@ func (m *memory) isOwnWrite(owner types.UID, s *corev1.Secret) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if w, ok := m.written[owner]; ok && w.name == s.Name && w.resourceVersion == s.ResourceVersion {
+		// The informer delivers the event after storing the object: the
+		// cache holds what was written, the copy is no longer needed.
+		w.secret = nil
+		m.written[owner] = w
 		return true
 	}
 	p, ok := m.pending[owner]
