@@ -449,3 +449,40 @@ func typeName(t arcgisv1alpha1.ServiceType) string {
 	}
 	return "other"
 }
+
+func TestCABundleChangeReissues(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.create(h.token("ca", arcgisv1alpha1.ServiceTypePortal))
+	h.waitReady("ca")
+	old := string(h.secret("ca").Data[arcgisv1alpha1.SecretKeyToken])
+
+	// The CA bundle changes (a second root is added during a CA rotation).
+	cm := &corev1.ConfigMap{}
+	if err := k8sClient.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: "arcgis-ca"}, cm); err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["ca.crt"] += cm.Data["ca.crt"]
+	if err := k8sClient.Update(h.ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+	h.waitToken("ca", old)
+	h.waitReady("ca")
+
+	// A change elsewhere in the ConfigMap (another key) changes nothing.
+	calls := h.calls(arcgissim.EndpointPortalGenerateToken)
+	if err := k8sClient.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: "arcgis-ca"}, cm); err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["unrelated"] = "x"
+	if err := k8sClient.Update(h.ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing observable happens when nothing is due: give the watch event
+	// time to arrive and be reconciled.
+	time.Sleep(time.Second)
+	h.quiesce()
+	if n := h.calls(arcgissim.EndpointPortalGenerateToken); n != calls {
+		t.Errorf("%d generateToken calls after an unrelated key of the CA ConfigMap changed, want 0", n-calls)
+	}
+}
