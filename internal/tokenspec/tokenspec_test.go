@@ -944,8 +944,8 @@ func TestSpecFingerprint(t *testing.T) {
 		"secretTemplate annotations": {field: "Annotations", base: portalSpec, mutate: func(s *arcgisv1alpha1.ArcGISTokenSpec) {
 			s.SecretTemplate = &arcgisv1alpha1.SecretTemplate{Annotations: map[string]string{"a": "b"}}
 		}},
-		"validationInterval":              {field: "ValidationInterval", base: portalSpec, mutate: func(s *arcgisv1alpha1.ArcGISTokenSpec) { s.ValidationInterval = &metav1.Duration{} }},
-		"suspend":                         {field: "Suspend", base: portalSpec, mutate: func(s *arcgisv1alpha1.ArcGISTokenSpec) { s.Suspend = true }},
+		"validationInterval": {field: "ValidationInterval", base: portalSpec, mutate: func(s *arcgisv1alpha1.ArcGISTokenSpec) { s.ValidationInterval = &metav1.Duration{} }},
+		"suspend":            {field: "Suspend", base: portalSpec, mutate: func(s *arcgisv1alpha1.ArcGISTokenSpec) { s.Suspend = true }},
 		"rolloutRestartTargets": {field: "RolloutRestartTargets", base: portalSpec, mutate: func(s *arcgisv1alpha1.ArcGISTokenSpec) {
 			s.RolloutRestartTargets = []arcgisv1alpha1.RolloutRestartTarget{{Kind: arcgisv1alpha1.WorkloadKindDeployment, Name: "web"}}
 		}},
