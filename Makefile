@@ -56,6 +56,13 @@ help: ## Display this help.
 demo: envtest build ## Run the operator on a local control plane with the ArcGIS simulator (Ctrl-C stops it).
 	$(GO) run ./hack/demo
 
+# Arguments of `make bench`, e.g. BENCH_ARGS="-n 100,1000 -profile" (see `go run ./hack/bench -h`).
+BENCH_ARGS ?=
+
+.PHONY: bench
+bench: envtest build ## Measure how the operator scales (100, 1,000 and 5,000 ArcGISTokens) against the API server's own write limit; writes BENCHMARKS.md. Not part of `make test`.
+	$(GO) run ./hack/bench $(BENCH_ARGS)
+
 ##@ Development
 
 .PHONY: manifests
