@@ -394,7 +394,3 @@ type ArcGISTokenList struct {
 	metav1.ListMeta `json:"metadata,omitzero"`
 	Items           []ArcGISToken `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&ArcGISToken{}, &ArcGISTokenList{})
-}
