@@ -102,10 +102,3 @@ func (w *referenceWatches) source(c cache.Cache, kind string) source.TypedSource
 	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(kind))
 	return source.Kind[*metav1.PartialObjectMetadata](c, m, w.handler(kind))
 }
-
-// namespaces returns how many namespaces are watched, for tests.
-func (w *referenceWatches) namespaces() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.caches)
-}

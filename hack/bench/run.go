@@ -94,7 +94,6 @@ func (p phaseCounts) operatorWrites() float64 { return p.writes.byClass("operato
 // wave is a rotation wave.
 type wave struct {
 	ran      bool
-	skipped  string
 	renewed  int
 	extra    int // renewals beyond one per token in the window
 	counts   phaseCounts

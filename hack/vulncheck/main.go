@@ -96,8 +96,8 @@ func check(in io.Reader, out io.Writer, strictStdlib bool) (bool, error) {
 	for _, k := range keys {
 		f := called[k]
 		top := f.Trace[0]
-		switch {
-		case k.module == "stdlib":
+		switch k.module {
+		case "stdlib":
 			fmt.Fprintf(out, "stdlib  %s in %s@%s: fixed in Go %s\n", k.osv, top.Package, top.Version, f.FixedVersion)
 			failed = failed || strictStdlib
 		default:

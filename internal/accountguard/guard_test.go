@@ -361,7 +361,7 @@ func TestGuardBackoffSchedule(t *testing.T) {
 			t.Errorf("message %q does not count %d failures", d.Message, i+1)
 		}
 		clk.SetTime(d.Until.Add(-time.Second))
-		deny(t, g, key, fpBad)
+		_ = deny(t, g, key, fpBad)
 		clk.SetTime(d.Until)
 	}
 }
@@ -527,7 +527,7 @@ func TestGuardSuccessResets(t *testing.T) {
 			for i := range maxInWindow - 1 {
 				rejected(t, g, fmt.Sprintf("credfp-after-%d", i))
 			}
-			deny(t, g, key, "credfp-after-last")
+			_ = deny(t, g, key, "credfp-after-last")
 		})
 	}
 }
@@ -617,7 +617,7 @@ func TestGuardNewCredentials(t *testing.T) {
 		t.Errorf("message %q does not explain the window limit", d.Message)
 	}
 	clk.SetTime(start.Add(window - time.Nanosecond))
-	deny(t, g, key, fpNew)
+	_ = deny(t, g, key, fpNew)
 	// The first failure leaves the window: one more attempt.
 	clk.SetTime(start.Add(window))
 	admit(t, g, key, fpNew).Release(accountguard.Success, 0)
@@ -1074,12 +1074,12 @@ func TestGuardAccountsIndependent(t *testing.T) {
 	g, _ := newGuard(accountguard.Options{})
 	other := "server https://gis.example.com/server Siteadmin" // usernames are case-sensitive
 	admit(t, g, key, fpBad).Release(accountguard.Locked, 0)
-	deny(t, g, key, fpBad)
+	_ = deny(t, g, key, fpBad)
 	p := admit(t, g, other, fpBad)
 	p2 := admit(t, g, "portal https://gis.example.com/portal siteadmin", fpBad)
 	p.Release(accountguard.Success, 0)
 	p2.Release(accountguard.Rejected, 0)
-	deny(t, g, key, fpBad)
+	_ = deny(t, g, key, fpBad)
 }
 
 // TestGuardConcurrentUse hammers the guard from many goroutines on a few

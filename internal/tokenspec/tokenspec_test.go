@@ -325,7 +325,7 @@ func TestCredentials(t *testing.T) {
 						secrets = append(secrets, s)
 					}
 				}
-				inputError(t, err, tc.wantReason, secrets...)
+				_ = inputError(t, err, tc.wantReason, secrets...)
 				for _, s := range tc.wantInErr {
 					if !strings.Contains(err.Error(), s) {
 						t.Errorf("error %q does not name %s", err, s)
@@ -417,7 +417,7 @@ func TestCABundle(t *testing.T) {
 			if err == nil {
 				t.Fatalf("no error, want %q", tc.wantErr)
 			}
-			inputError(t, err, arcgisv1alpha1.ReasonInvalidSpec)
+			_ = inputError(t, err, arcgisv1alpha1.ReasonInvalidSpec)
 			for _, s := range append([]string{tc.wantErr}, tc.wantInErrs...) {
 				if !strings.Contains(err.Error(), s) {
 					t.Errorf("error %q does not contain %q", err, s)
@@ -644,7 +644,7 @@ func TestTokenRequest(t *testing.T) {
 				if err == nil {
 					t.Fatalf("no error, want %q; got URL %q", tc.wantErr, got.URL)
 				}
-				inputError(t, err, arcgisv1alpha1.ReasonInvalidSpec, testPassword, testClientSecret)
+				_ = inputError(t, err, arcgisv1alpha1.ReasonInvalidSpec, testPassword, testClientSecret)
 				if !strings.Contains(err.Error(), tc.wantErr) {
 					t.Errorf("error %q does not contain %q", err, tc.wantErr)
 				}
