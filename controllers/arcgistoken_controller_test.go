@@ -256,13 +256,7 @@ func TestInvalidCredentialsDoNotHotLoop(t *testing.T) {
 
 	// The credentials are fixed: a new attempt at once, whatever the backoff.
 	s := &corev1.Secret{}
-	if err := k8sClient.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: "bad-credentials"}, s); err != nil {
-		t.Fatal(err)
-	}
-	s.Data["password"] = []byte(testPassword)
-	if err := k8sClient.Update(h.ctx, s); err != nil {
-		t.Fatal(err)
-	}
+	h.update("bad-credentials", s, func() { s.Data["password"] = []byte(testPassword) })
 	h.waitReady("bad")
 	if n := h.calls(arcgissim.EndpointPortalGenerateToken); n != 2 {
 		t.Errorf("generateToken calls = %d, want 2", n)
@@ -279,15 +273,11 @@ func TestCredentialsChangeReissuesAtOnce(t *testing.T) {
 	h.waitReady("cred")
 	old := string(h.secret("cred").Data[arcgisv1alpha1.SecretKeyToken])
 
-	s := &corev1.Secret{}
-	if err := k8sClient.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: "portal-credentials"}, s); err != nil {
-		t.Fatal(err)
-	}
 	h.sim.SetUser("other", "other-password-1")
-	s.Data = map[string][]byte{"username": []byte("other"), "password": []byte("other-password-1")}
-	if err := k8sClient.Update(h.ctx, s); err != nil {
-		t.Fatal(err)
-	}
+	s := &corev1.Secret{}
+	h.update("portal-credentials", s, func() {
+		s.Data = map[string][]byte{"username": []byte("other"), "password": []byte("other-password-1")}
+	})
 	h.waitToken("cred", old)
 	got := h.waitReady("cred")
 	if got.Status.Identity != "other" {
@@ -459,25 +449,13 @@ func TestCABundleChangeReissues(t *testing.T) {
 
 	// The CA bundle changes (a second root is added during a CA rotation).
 	cm := &corev1.ConfigMap{}
-	if err := k8sClient.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: "arcgis-ca"}, cm); err != nil {
-		t.Fatal(err)
-	}
-	cm.Data["ca.crt"] += cm.Data["ca.crt"]
-	if err := k8sClient.Update(h.ctx, cm); err != nil {
-		t.Fatal(err)
-	}
+	h.update("arcgis-ca", cm, func() { cm.Data["ca.crt"] += cm.Data["ca.crt"] })
 	h.waitToken("ca", old)
 	h.waitReady("ca")
 
 	// A change elsewhere in the ConfigMap (another key) changes nothing.
 	calls := h.calls(arcgissim.EndpointPortalGenerateToken)
-	if err := k8sClient.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: "arcgis-ca"}, cm); err != nil {
-		t.Fatal(err)
-	}
-	cm.Data["unrelated"] = "x"
-	if err := k8sClient.Update(h.ctx, cm); err != nil {
-		t.Fatal(err)
-	}
+	h.update("arcgis-ca", cm, func() { cm.Data["unrelated"] = "x" })
 	// Nothing observable happens when nothing is due: give the watch event
 	// time to arrive and be reconciled.
 	time.Sleep(time.Second)

@@ -293,6 +293,19 @@ func (h *harness) create(obj client.Object) {
 	}
 }
 
+// update reads obj (a Secret or ConfigMap of the test's namespace, by name),
+// lets mutate change it and writes it back.
+func (h *harness) update(name string, obj client.Object, mutate func()) {
+	h.t.Helper()
+	if err := k8sClient.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, obj); err != nil {
+		h.t.Fatal(err)
+	}
+	mutate()
+	if err := k8sClient.Update(h.ctx, obj); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
 func (h *harness) createCredentials(name string, data map[string]string) {
 	h.t.Helper()
 	h.mu.Lock()
