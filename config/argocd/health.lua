@@ -19,18 +19,6 @@
 
 local hs = {}
 
--- Ready=False reasons that clear by themselves while no token was ever stored.
-local transient = {
-  Issuing = true,
-  ServiceUnavailable = true,
-  Renewing = true,
-  Revoked = true,
-  SpecChanged = true,
-  CredentialsChanged = true,
-  ManualRenew = true,
-  SecretMissing = true,
-}
-
 -- Issuing=True reasons that are work in progress rather than a failure.
 local issuingInProgress = {
   Issuing = true,
@@ -41,6 +29,13 @@ local issuingInProgress = {
   ManualRenew = true,
   SecretMissing = true,
 }
+
+-- Ready=False reasons that clear by themselves while no token was ever
+-- stored: the work in progress above, and an unreachable service.
+local transient = { ServiceUnavailable = true }
+for reason in pairs(issuingInProgress) do
+  transient[reason] = true
+end
 
 local function findCondition(status, conditionType)
   if status == nil or status.conditions == nil then
