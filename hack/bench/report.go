@@ -18,9 +18,11 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -382,7 +384,7 @@ func (r *runInfo) details(b *strings.Builder) {
 				x.issue.writes.describe("operator"), x.issue.writes.describe("events"), x.issue.writes.describe("other", "leases"),
 				x.issue.restWrites, x.issue.restReads, secs(x.settle))
 			fmt.Fprintf(b, "- issuance at the portal: %d generateToken calls (%d failed), other endpoints %s; reconciles %s; manager CPU %s\n",
-				x.issue.calls, x.issue.failed, fmtMap(x.issue.simOther), fmtCounts(x.issue.reconciles), cpuOr(x.issue.cpu))
+				x.issue.calls, x.issue.failed, fmtMap(x.issue.simOther), fmtMap(x.issue.reconciles), cpuOr(x.issue.cpu))
 		}
 		for _, wv := range []struct {
 			name string
@@ -394,7 +396,7 @@ func (r *runInfo) details(b *strings.Builder) {
 			}
 			fmt.Fprintf(b, "- %s: %d renewed (%d more than once), %d calls (%d failed), writes %s, events %s, reconciles %s, manager CPU %s",
 				wv.name, w.renewed, w.extra, w.counts.calls, w.counts.failed, w.counts.writes.describe("operator", "other"),
-				w.counts.writes.describe("events"), fmtCounts(w.counts.reconciles), cpuOr(w.counts.cpu))
+				w.counts.writes.describe("events"), fmtMap(w.counts.reconciles), cpuOr(w.counts.cpu))
 			if wv.name == "natural wave" {
 				fmt.Fprintf(b, "; lag behind the renewal time max %s", secs(w.lagMax))
 			}
@@ -403,12 +405,12 @@ func (r *runInfo) details(b *strings.Builder) {
 		if x.steadyDur > 0 {
 			fmt.Fprintf(b, "- steady state (%s, %s): writes %s, events %s, leases %.0f, simulator %d generateToken + %s, manager reads %.0f, reconciles %s, manager CPU %s\n",
 				secs(x.steadyDur), x.steadyWhen, x.steady.writes.describe("operator", "other"), x.steady.writes.describe("events"),
-				x.steady.writes.byClass("leases"), x.steady.calls, fmtMap(x.steady.simOther), x.steady.restReads, fmtCounts(x.steady.reconciles), cpuOr(x.steady.cpu))
+				x.steady.writes.byClass("leases"), x.steady.calls, fmtMap(x.steady.simOther), x.steady.restReads, fmtMap(x.steady.reconciles), cpuOr(x.steady.cpu))
 		}
 		if x.idleRSS > 0 {
 			fmt.Fprintf(b, "- restart with %d ArcGISTokens up to date: %d generateToken calls, writes %s, events %s, %.0f reads by the manager, reconciles %s, CPU %s to idle; idle RSS %s (VmHWM %s), heap %s\n",
 				x.n, x.restart.calls, x.restart.writes.describe("operator", "other"), x.restart.writes.describe("events"),
-				x.restart.restReads, fmtCounts(x.restart.reconciles), cpuOr(x.restart.cpu), mib(x.idleRSS), mib(float64(x.idleHWM)), mib(x.idleHeap))
+				x.restart.restReads, fmtMap(x.restart.reconciles), cpuOr(x.restart.cpu), mib(x.idleRSS), mib(float64(x.idleHWM)), mib(x.idleHeap))
 		}
 		if x.liveRSS > 0 {
 			fmt.Fprintf(b, "- %s unrelated Secrets added while that manager ran: RSS %s, heap %s; a fresh manager with them: RSS %s (VmHWM %s), heap %s\n",
@@ -553,18 +555,14 @@ func sum(m map[string]int) int {
 	return n
 }
 
-func fmtMap(m map[string]int) string {
+// fmtMap lists a map's counts by key: "a 1, b 2", or "none".
+func fmtMap[V int | float64](m map[string]V) string {
 	if len(m) == 0 {
 		return "none"
 	}
-	var keys []string
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var parts []string
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s %.0f", k, float64(m[k])))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -575,20 +573,4 @@ func thousands(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
-}
-
-func fmtCounts(m map[string]float64) string {
-	if len(m) == 0 {
-		return "none"
-	}
-	var keys []string
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %.0f", k, m[k]))
-	}
-	return strings.Join(parts, ", ")
 }

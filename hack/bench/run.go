@@ -153,8 +153,7 @@ func (b *bench) warn(format string, args ...any) {
 
 func (b *bench) cleanup(failed bool) {
 	if b.mgr != nil {
-		b.mgr.terminate()
-		b.mgr = nil
+		b.stopManager()
 	}
 	if b.sim != nil {
 		_ = b.sim.Close()
@@ -278,8 +277,7 @@ func (b *bench) run(ctx context.Context, run *runInfo) error {
 	res.peakHeap = b.mgr.peakHeap(ctx)
 	u := b.mgr.usage()
 	res.peakRSS, res.cpu = u.hwm, u.cpu
-	b.mgr.terminate()
-	b.mgr = nil
+	b.stopManager()
 	b.logf("manager: peak RSS %s, peak heap %s, CPU %s", mib(float64(res.peakRSS)), mib(res.peakHeap), res.cpu.Round(10*time.Millisecond))
 
 	// 6. Memory when idle, and with unrelated Secrets.
@@ -354,6 +352,42 @@ func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error
 
 var errTimeout = errors.New("timed out")
 
+// startCPUProfile starts a CPU profile of the manager for about secs
+// seconds (5 to 60) when -profile is on, and returns where its result will
+// come; nil when profiling is off.
+func (b *bench) startCPUProfile(ctx context.Context, secs float64, file, what string) chan error {
+	if !b.o.profile {
+		return nil
+	}
+	n := int(math.Min(60, math.Max(5, math.Ceil(secs))))
+	path := filepath.Join(b.o.profileDir, fmt.Sprintf("n%d-%s.cpu.pprof", b.n, file))
+	done := make(chan error, 1)
+	go func() { done <- b.mgr.profile(ctx, "profile", n, path) }()
+	b.res.profiles = append(b.res.profiles, profileFile{fmt.Sprintf("CPU, the first %d s of %s", n, what), path, ""})
+	time.Sleep(200 * time.Millisecond) // let the profile start first
+	return done
+}
+
+// endPhase waits until the manager's asynchronous writes (events) have
+// settled, counts what the phase cost since before, and waits for the
+// phase's CPU profile, if any.
+func (b *bench) endPhase(ctx context.Context, phase string, before counters, profDone chan error) (phaseCounts, time.Duration, error) {
+	settle, err := b.mgr.waitWritesSettled(ctx, 3*time.Second, 5*time.Minute)
+	if err != nil {
+		b.warn("%s: %v", phase, err)
+	}
+	after, err := b.snap(ctx)
+	if err != nil {
+		return phaseCounts{}, settle, err
+	}
+	if profDone != nil {
+		if err := <-profDone; err != nil {
+			b.warn("CPU profile: %v", err)
+		}
+	}
+	return b.phase(before, after), settle, nil
+}
+
 func (b *bench) issuance(ctx context.Context) error {
 	o, n, res := b.o, b.n, b.res
 	b.sim.ResetCounters()
@@ -361,15 +395,7 @@ func (b *bench) issuance(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var profDone chan error
-	if o.profile {
-		secs := int(math.Min(60, math.Max(5, math.Ceil(1.5*res.floorEq.Seconds()+5))))
-		path := filepath.Join(o.profileDir, fmt.Sprintf("n%d-issuance.cpu.pprof", n))
-		profDone = make(chan error, 1)
-		go func() { profDone <- b.mgr.profile(ctx, "profile", secs, path) }()
-		res.profiles = append(res.profiles, profileFile{fmt.Sprintf("CPU, the first %d s of issuance", secs), path, ""})
-		time.Sleep(200 * time.Millisecond) // let the profile start first
-	}
+	profDone := b.startCPUProfile(ctx, 1.5*res.floorEq.Seconds()+5, "issuance", "issuance")
 
 	b.logf("creating %d ArcGISTokens at once (%d concurrent requests)", n, o.createWorkers)
 	t0 := time.Now()
@@ -410,24 +436,11 @@ func (b *bench) issuance(ctx context.Context) error {
 	res.serverP50, res.serverP99 = percentile(server, 50), percentile(server, 99)
 	b.logf("all Ready after %s (p50 %s, p99 %s)", res.total.Round(time.Millisecond), res.readyP50.Round(time.Millisecond), res.readyP99.Round(time.Millisecond))
 
-	if res.settle, err = b.mgr.waitWritesSettled(ctx, 3*time.Second, 5*time.Minute); err != nil {
-		b.warn("issuance: %v", err)
-	}
-	after, err := b.snap(ctx)
-	if err != nil {
+	if res.issue, res.settle, err = b.endPhase(ctx, "issuance", before, profDone); err != nil {
 		return err
 	}
-	res.issue = b.phase(before, after)
-	if profDone != nil {
-		if err := <-profDone; err != nil {
-			b.warn("CPU profile: %v", err)
-		}
-		path := filepath.Join(o.profileDir, fmt.Sprintf("n%d-issuance.heap.pprof", n))
-		if err := b.mgr.profile(ctx, "heap", 0, path); err != nil {
-			b.warn("heap profile: %v", err)
-		} else {
-			res.profiles = append(res.profiles, profileFile{"heap in use, after issuance", path, ""})
-		}
+	if path := b.heapProfile(ctx, "issuance"); path != "" {
+		res.profiles = append(res.profiles, profileFile{"heap in use, after issuance", path, ""})
 	}
 	b.logf("issuance: %d generateToken calls, API writes %s; events %s",
 		res.issue.calls, res.issue.writes.describe("operator", "other"), res.issue.writes.describe("events"))
@@ -505,34 +518,11 @@ func (b *bench) naturalWave(ctx context.Context) error {
 	if err := waitFor(ctx, timeout, func() bool { return b.tr.renewedSince(base) >= n }); err != nil {
 		return fmt.Errorf("natural wave: %d of %d renewed after %s", b.tr.renewedSince(base), n, timeout.Round(time.Second))
 	}
-	if w.settle, err = b.mgr.waitWritesSettled(ctx, 3*time.Second, 5*time.Minute); err != nil {
-		b.warn("natural wave: %v", err)
-	}
-	after, err := b.snap(ctx)
-	if err != nil {
+	if w.counts, w.settle, err = b.endPhase(ctx, "natural wave", before, nil); err != nil {
 		return err
 	}
-	w.counts = b.phase(before, after)
 
-	var lags []time.Duration
-	var first, last time.Time
-	for name, s := range b.tr.snapshot() {
-		k := base[name]
-		if len(s.issued) <= k {
-			continue
-		}
-		w.renewed++
-		w.extra += len(s.issued) - k - 1
-		seen := s.issued[k].seen
-		lags = append(lags, seen.Sub(pre[name].renewalTime))
-		if first.IsZero() || seen.Before(first) {
-			first = seen
-		}
-		if seen.After(last) {
-			last = seen
-		}
-	}
-	w.ran = true
+	lags, first, last := w.collect(b.tr.snapshot(), base, func(name string) time.Time { return pre[name].renewalTime })
 	w.total = last.Sub(firstDue)
 	w.spread = last.Sub(first)
 	w.p50, w.p99 = percentile(lags, 50), percentile(lags, 99)
@@ -541,6 +531,31 @@ func (b *bench) naturalWave(ctx context.Context) error {
 		w.total.Round(time.Millisecond), w.p50.Round(time.Millisecond), w.p99.Round(time.Millisecond),
 		w.spread.Round(time.Millisecond), w.window, w.counts.calls, w.counts.writes.describe("operator", "other"))
 	return nil
+}
+
+// collect records the wave's renewals: every token issued again since base
+// (its count of issued tokens before the wave). It returns, per renewed
+// token, the time from since(name) to the first renewal seen, and the first
+// and last renewals seen.
+func (w *wave) collect(tokens map[string]tokenState, base map[string]int, since func(name string) time.Time) (lat []time.Duration, first, last time.Time) {
+	for name, s := range tokens {
+		k := base[name]
+		if len(s.issued) <= k {
+			continue
+		}
+		w.renewed++
+		w.extra += len(s.issued) - k - 1
+		seen := s.issued[k].seen
+		lat = append(lat, seen.Sub(since(name)))
+		if first.IsZero() || seen.Before(first) {
+			first = seen
+		}
+		if seen.After(last) {
+			last = seen
+		}
+	}
+	w.ran = true
+	return lat, first, last
 }
 
 func (b *bench) forcedWave(ctx context.Context) error {
@@ -554,15 +569,7 @@ func (b *bench) forcedWave(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var profDone chan error
-	if o.profile {
-		secs := int(math.Min(60, math.Max(5, math.Ceil(b.res.total.Seconds()))))
-		path := filepath.Join(o.profileDir, fmt.Sprintf("n%d-forced-wave.cpu.pprof", n))
-		profDone = make(chan error, 1)
-		go func() { profDone <- b.mgr.profile(ctx, "profile", secs, path) }()
-		b.res.profiles = append(b.res.profiles, profileFile{fmt.Sprintf("CPU, the first %d s of the forced wave", secs), path, ""})
-		time.Sleep(200 * time.Millisecond)
-	}
+	profDone := b.startCPUProfile(ctx, b.res.total.Seconds(), "forced-wave", "the forced wave")
 	if o.waveLatency > 0 {
 		if err := b.sim.InjectFault(arcgissim.Fault{Endpoint: arcgissim.EndpointPortalGenerateToken, Kind: arcgissim.FaultDelay, Delay: o.waveLatency}); err != nil {
 			return err
@@ -583,38 +590,10 @@ func (b *bench) forcedWave(ctx context.Context) error {
 	if err := waitFor(ctx, timeout, func() bool { return b.tr.renewedSince(base) >= n }); err != nil {
 		return fmt.Errorf("forced wave: %d of %d re-issued after %s", b.tr.renewedSince(base), n, timeout)
 	}
-	if w.settle, err = b.mgr.waitWritesSettled(ctx, 3*time.Second, 5*time.Minute); err != nil {
-		b.warn("forced wave: %v", err)
-	}
-	after, err := b.snap(ctx)
-	if err != nil {
+	if w.counts, w.settle, err = b.endPhase(ctx, "forced wave", before, profDone); err != nil {
 		return err
 	}
-	w.counts = b.phase(before, after)
-	if profDone != nil {
-		if err := <-profDone; err != nil {
-			b.warn("CPU profile: %v", err)
-		}
-	}
-	var lat []time.Duration
-	var first, last time.Time
-	for name, s := range b.tr.snapshot() {
-		k := base[name]
-		if len(s.issued) <= k {
-			continue
-		}
-		w.renewed++
-		w.extra += len(s.issued) - k - 1
-		seen := s.issued[k].seen
-		lat = append(lat, seen.Sub(t0))
-		if first.IsZero() || seen.Before(first) {
-			first = seen
-		}
-		if seen.After(last) {
-			last = seen
-		}
-	}
-	w.ran = true
+	lat, first, last := w.collect(b.tr.snapshot(), base, func(string) time.Time { return t0 })
 	w.total = last.Sub(t0)
 	w.spread = last.Sub(first)
 	w.p50, w.p99 = percentile(lat, 50), percentile(lat, 99)
@@ -652,33 +631,67 @@ func (b *bench) idleSample(ctx context.Context, m *manager) (rss, heap float64, 
 	return rs[len(rs)/2], hs[len(hs)/2], nil
 }
 
+// idleManager is what a freshly started manager measured once idle.
+type idleManager struct {
+	rss, heap float64 // median of idleSample
+	hwm       uint64  // VmHWM
+	profile   string  // its heap profile, when -profile is on and it worked
+}
+
+// startIdleManager starts a fresh manager (logging to logName in the run's
+// folder), waits until it has reconciled all N ArcGISTokens and its writes
+// have settled, and samples its memory; with -profile it also saves a heap
+// profile n<N>-<profileName>.heap.pprof. The manager is left running in b.mgr.
+func (b *bench) startIdleManager(ctx context.Context, logName, profileName string) (idleManager, error) {
+	var im idleManager
+	var err error
+	if b.mgr, err = startManager(ctx, b.o, b.kubecfg, filepath.Join(b.dir, logName), true); err != nil {
+		return im, err
+	}
+	if err := b.mgr.waitIdle(ctx, b.n, 5*time.Minute); err != nil {
+		return im, err
+	}
+	time.Sleep(5 * time.Second)
+	if im.rss, im.heap, err = b.idleSample(ctx, b.mgr); err != nil {
+		return im, err
+	}
+	_, im.hwm, _ = procMem(b.mgr.pid())
+	im.profile = b.heapProfile(ctx, profileName)
+	return im, nil
+}
+
+// heapProfile saves the manager's heap profile as n<N>-<name>.heap.pprof
+// when -profile is on, and returns its path; "" when off or on failure.
+func (b *bench) heapProfile(ctx context.Context, name string) string {
+	if !b.o.profile {
+		return ""
+	}
+	path := filepath.Join(b.o.profileDir, fmt.Sprintf("n%d-%s.heap.pprof", b.n, name))
+	if err := b.mgr.profile(ctx, "heap", 0, path); err != nil {
+		b.warn("heap profile: %v", err)
+		return ""
+	}
+	return path
+}
+
+func (b *bench) stopManager() {
+	b.mgr.terminate()
+	b.mgr = nil
+}
+
 func (b *bench) memory(ctx context.Context) error {
-	o, n, res := b.o, b.n, b.res
+	o, res := b.o, b.res
 	b.logf("restarting the manager (N ArcGISTokens, all up to date)")
 	b.sim.ResetCounters()
 	w0, err := apiWrites(ctx, b.rc)
 	if err != nil {
 		return err
 	}
-	if b.mgr, err = startManager(ctx, o, b.kubecfg, filepath.Join(b.dir, "manager-2.log"), true); err != nil {
+	idle, err := b.startIdleManager(ctx, "manager-2.log", "idle")
+	if err != nil {
 		return err
 	}
-	if err := b.mgr.waitIdle(ctx, n, 5*time.Minute); err != nil {
-		return err
-	}
-	time.Sleep(5 * time.Second)
-	if res.idleRSS, res.idleHeap, err = b.idleSample(ctx, b.mgr); err != nil {
-		return err
-	}
-	_, res.idleHWM, _ = procMem(b.mgr.pid())
-	if o.profile {
-		path := filepath.Join(o.profileDir, fmt.Sprintf("n%d-idle.heap.pprof", n))
-		if err := b.mgr.profile(ctx, "heap", 0, path); err != nil {
-			b.warn("heap profile: %v", err)
-		} else {
-			res.idleProfile = path
-		}
-	}
+	res.idleRSS, res.idleHeap, res.idleHWM, res.idleProfile = idle.rss, idle.heap, idle.hwm, idle.profile
 	w1, err := apiWrites(ctx, b.rc)
 	if err != nil {
 		return err
@@ -693,8 +706,7 @@ func (b *bench) memory(ctx context.Context) error {
 		mib(res.idleRSS), mib(res.idleHeap), res.restart.calls, res.restart.writes.describe("operator", "other"))
 
 	if o.unrelated <= 0 {
-		b.mgr.terminate()
-		b.mgr = nil
+		b.stopManager()
 		return nil
 	}
 	res.unrelated = o.unrelated
@@ -709,34 +721,21 @@ func (b *bench) memory(ctx context.Context) error {
 	if res.liveRSS, res.liveHeap, err = b.idleSample(ctx, b.mgr); err != nil {
 		return err
 	}
-	b.mgr.terminate()
-	b.mgr = nil
+	b.stopManager()
 
 	b.logf("restarting the manager with the unrelated Secrets in the cluster")
-	if b.mgr, err = startManager(ctx, o, b.kubecfg, filepath.Join(b.dir, "manager-3.log"), true); err != nil {
+	cold, err := b.startIdleManager(ctx, "manager-3.log", "idle-unrelated")
+	if err != nil {
 		return err
 	}
-	if err := b.mgr.waitIdle(ctx, n, 5*time.Minute); err != nil {
-		return err
-	}
-	time.Sleep(5 * time.Second)
-	if res.coldRSS, res.coldHeap, err = b.idleSample(ctx, b.mgr); err != nil {
-		return err
-	}
-	_, res.coldHWM, _ = procMem(b.mgr.pid())
-	if o.profile {
-		path := filepath.Join(o.profileDir, fmt.Sprintf("n%d-idle-unrelated.heap.pprof", n))
-		if err := b.mgr.profile(ctx, "heap", 0, path); err != nil {
-			b.warn("heap profile: %v", err)
-		} else {
-			res.profiles = append(res.profiles, profileFile{fmt.Sprintf("heap in use, idle, with %s unrelated Secrets", thousands(o.unrelated)), path, ""})
-			if res.idleProfile != "" {
-				res.profiles = append(res.profiles, profileFile{fmt.Sprintf("what the %s unrelated Secrets add to the idle heap (-base: the idle manager without them)", thousands(o.unrelated)), path, res.idleProfile})
-			}
+	b.stopManager()
+	res.coldRSS, res.coldHeap, res.coldHWM = cold.rss, cold.heap, cold.hwm
+	if cold.profile != "" {
+		res.profiles = append(res.profiles, profileFile{fmt.Sprintf("heap in use, idle, with %s unrelated Secrets", thousands(o.unrelated)), cold.profile, ""})
+		if res.idleProfile != "" {
+			res.profiles = append(res.profiles, profileFile{fmt.Sprintf("what the %s unrelated Secrets add to the idle heap (-base: the idle manager without them)", thousands(o.unrelated)), cold.profile, res.idleProfile})
 		}
 	}
-	b.mgr.terminate()
-	b.mgr = nil
 	b.logf("with %d unrelated Secrets: RSS %s (idle without: %s), heap %s (without: %s)",
 		o.unrelated, mib(res.coldRSS), mib(res.idleRSS), mib(res.coldHeap), mib(res.idleHeap))
 	return nil
