@@ -83,6 +83,10 @@ const (
 	// usable token and the operator cannot get one without a change by a person
 	// (credentials, spec, permissions, a conflicting Secret).
 	ConditionStalled = "Stalled"
+	// ConditionValidated says whether the last check of the stored token
+	// against the service succeeded. It is absent while checks are off
+	// (spec.validationInterval 0s, or a token bound to an IP address).
+	ConditionValidated = "Validated"
 )
 
 // Condition reasons. Failure reasons are shared by Ready (when no usable token
@@ -138,4 +142,46 @@ const (
 	ReasonInvalidResponse = "InvalidResponse"
 	// ReasonBadRequest: the service refused the request as malformed.
 	ReasonBadRequest = "BadRequest"
+	// ReasonSecretRejected: the API server refused to store the Secret (an
+	// invalid label or annotation from spec.secretTemplate, a quota, RBAC, an
+	// admission webhook or policy). The issued token is kept in memory and
+	// stored, without a new login, once the cause is fixed.
+	ReasonSecretRejected = "SecretRejected"
+	// ReasonSecretWriteFailed: writing the Secret failed for a reason that may
+	// pass by itself (the API server unavailable, a timeout, a write conflict).
+	// The issued token is kept in memory and stored on a later attempt.
+	ReasonSecretWriteFailed = "SecretWriteFailed"
+
+	// ReasonValidated (Validated=True): the last check of the stored token
+	// succeeded.
+	ReasonValidated = "Validated"
+	// ReasonValidationFailed (Validated=False): the check of the stored token
+	// failed with something other than 498 (a 401 or 403 from a web tier or
+	// firewall, a 5xx, a network error): the token may still be good, and the
+	// check is retried with backoff up to spec.validationInterval.
+	ReasonValidationFailed = "ValidationFailed"
+)
+
+// Event reasons that are not condition reasons. Failure events carry the
+// condition reason of the failure.
+const (
+	// EventIssued: the first token was stored.
+	EventIssued = "Issued"
+	// EventRenewed: a new token replaced the stored one.
+	EventRenewed = "Renewed"
+	// EventExpirationClamped: the service granted a shorter lifetime than
+	// spec.expirationMinutes.
+	EventExpirationClamped = "ExpirationClamped"
+	// EventRenewBeforeTooLong: spec.renewBefore or renewBeforePercentage would
+	// renew the token less than half its granted lifetime after it was
+	// issued; the default (a third of the lifetime) is used instead.
+	EventRenewBeforeTooLong = "RenewBeforeTooLong"
+	// EventClockSkew: the service's clock (its HTTP Date header) differs from
+	// the operator's by more than 30 seconds.
+	EventClockSkew = "ClockSkew"
+	// EventRolloutRestartFailed: a workload of spec.rolloutRestartTargets
+	// could not be restarted after a rotation.
+	EventRolloutRestartFailed = "RolloutRestartFailed"
+	// EventStatusWriteFailed: the status could not be written; it is retried.
+	EventStatusWriteFailed = "StatusWriteFailed"
 )
