@@ -59,6 +59,7 @@ type accounts struct {
 	noAdmin map[string]bool
 	apps    map[string]string
 	locks   map[string]*lockState // by AccountKey
+	logins  map[string]time.Time  // last successful login per username
 	secrets []string              // passwords and client secrets, in order of configuration
 	seen    map[string]bool
 }
@@ -71,6 +72,7 @@ func newAccounts(cfg Config) *accounts {
 		noAdmin:  make(map[string]bool),
 		apps:     make(map[string]string),
 		locks:    make(map[string]*lockState),
+		logins:   make(map[string]time.Time),
 		seen:     make(map[string]bool),
 	}
 	for name, pw := range cfg.Users {
@@ -124,6 +126,22 @@ func (a *accounts) allSecrets() []string {
 	return append([]string(nil), a.secrets...)
 }
 
+// exists reports whether a user exists (case-sensitively).
+func (a *accounts) exists(name string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, ok := a.users[name]
+	return ok
+}
+
+// lastLogin returns a user's last successful login, in service time.
+func (a *accounts) lastLogin(name string) (time.Time, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	at, ok := a.logins[name]
+	return at, ok
+}
+
 // isNoAdmin reports whether a user lacks administrative privileges.
 func (a *accounts) isNoAdmin(name string) bool {
 	a.mu.Lock()
@@ -151,6 +169,7 @@ func (a *accounts) login(realm, name, password string, now time.Time) loginResul
 	}
 	if equalSecret(want, password) {
 		delete(a.locks, key)
+		a.logins[name] = now
 		return loginOK
 	}
 	if st == nil {

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"time"
 
 	"k8s.io/utils/clock"
 )
@@ -93,6 +94,50 @@ type Config struct {
 	// 400, 403, 404 and 405. 498, 499 and 201 still come with HTTP 200.
 	RealStatusCodes bool
 
+	// ClockOffset starts the service clock this far ahead of Clock (behind
+	// when negative); SetClockOffset changes it at run time. Token expiry,
+	// lock-out windows, expiry checks on use, API key dates and every
+	// response's Date header follow the service clock.
+	ClockOffset time.Duration
+
+	// PortalAliases are more context paths under which the same portal
+	// answers on the same listener, e.g. "/arcgis" beside "/portal" (a web
+	// adaptor and the portal's own port). Every alias, under 127.0.0.1 and
+	// localhost alike, is a door to one portal: one account store, one
+	// lock-out state, one token store. See PortalURLs.
+	PortalAliases []string
+
+	// ServerTokensAtPortal makes the federated server advertise the
+	// portal's generateToken as its authInfo.tokenServicesUrl in rest/info,
+	// as real federated servers do, and lets the portal's generateToken take
+	// username and password with serverUrl=<server root>: the answer is a
+	// token for the server, and a failed login counts against the portal's
+	// account (RealmPortal), the same lock-out state as a portal login.
+	// Not allowed with Standalone.
+	ServerTokensAtPortal bool
+
+	// Wording selects how failed logins and lock-outs are worded at every
+	// login endpoint; WordingAt overrides it per endpoint
+	// (EndpointPortalGenerateToken, EndpointServerGenerateToken,
+	// EndpointAdminGenerateToken), field by field. SetWording changes either
+	// at run time. Accounts count failures and lock the same whatever the
+	// wording.
+	Wording   Wording
+	WordingAt map[string]Wording
+
+	// Roles gives users a portal role (RoleAdmin, RolePublisher, RoleUser),
+	// shown in community/self, community/users and portals/self. Default
+	// RoleUser for users in NoAdmin, else RoleAdmin.
+	Roles map[string]Role
+	// Privileges replaces the privileges a user's role gives, e.g. to take
+	// PrivilegeGenerateAPIKeys away from an API key item's owner.
+	Privileges map[string][]string
+
+	// APIKeys are the API key credentials items (and other registered-app
+	// items) in users' content. SetAPIKeyItem adds or replaces one at run
+	// time.
+	APIKeys []APIKeyItem
+
 	// Logger, when set, receives one line per request: endpoint, method,
 	// outcome, status, remote address and duration. Never a query string, a
 	// body, a token or a credential.
@@ -152,6 +197,25 @@ func (c Config) validate() error {
 	for id := range c.Apps {
 		if id == "" {
 			return fmt.Errorf("arcgissim: empty OAuth client ID")
+		}
+	}
+	if c.ServerTokensAtPortal && c.Standalone {
+		return fmt.Errorf("arcgissim: ServerTokensAtPortal needs a federated server, not Standalone")
+	}
+	if err := validateAliases(c.PortalAliases); err != nil {
+		return err
+	}
+	if err := c.Wording.validate(); err != nil {
+		return err
+	}
+	for ep, w := range c.WordingAt {
+		if err := validateWording(ep, w); err != nil {
+			return err
+		}
+	}
+	for user, role := range c.Roles {
+		if err := role.validate(); err != nil {
+			return fmt.Errorf("arcgissim: role of %q: %w", user, err)
 		}
 	}
 	return checkLoopback(c.Listen)

@@ -19,7 +19,9 @@ package arcgissim
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"time"
 )
 
 // maxControlBodyBytes bounds control API request bodies.
@@ -37,6 +39,22 @@ type controlApp struct {
 	ClientSecret string `json:"clientSecret"`
 }
 
+// controlClock is the body of POST /__sim/clock and part of its GET answer.
+type controlClock struct {
+	Offset string `json:"offset"`
+}
+
+// controlWording is the body of POST /__sim/wording.
+type controlWording struct {
+	Endpoint string `json:"endpoint"`
+	Wording
+}
+
+// controlSlot is the body of POST /__sim/apikeys/{itemId}/invalidate.
+type controlSlot struct {
+	Slot int `json:"slot"`
+}
+
 // newControlHandler serves the control API under /__sim/, for demos and for
 // tests that drive the simulator from another process. It is not counted,
 // logged or subject to faults, and has no authentication: the simulator only
@@ -47,11 +65,14 @@ func (s *Simulator) newControlHandler() http.Handler {
 
 	mux.HandleFunc("GET /__sim/{$}", func(w http.ResponseWriter, _ *http.Request) {
 		writeControlJSON(w, http.StatusOK, map[string]any{
-			"portalUrl": s.PortalURL(),
-			"serverUrl": s.ServerURL(),
+			"portalUrl":  s.PortalURL(),
+			"portalUrls": s.PortalURLs(),
+			"serverUrl":  s.ServerURL(),
 			"endpoints": []string{
 				"POST /__sim/revoke", "GET /__sim/faults", "POST /__sim/faults", "DELETE /__sim/faults",
 				"GET /__sim/counters", "POST /__sim/reset", "POST /__sim/users", "POST /__sim/apps",
+				"GET /__sim/clock", "POST /__sim/clock", "GET /__sim/wording", "POST /__sim/wording",
+				"GET /__sim/apikeys", "POST /__sim/apikeys", "POST /__sim/apikeys/{itemId}/invalidate",
 				"GET /__sim/ca.pem", "GET /__sim/secrets",
 			},
 		})
@@ -107,6 +128,66 @@ func (s *Simulator) newControlHandler() http.Handler {
 			return
 		}
 		s.SetApp(a.ClientID, a.ClientSecret)
+		noContent(w)
+	})
+	clockState := func(w http.ResponseWriter) {
+		writeControlJSON(w, http.StatusOK, map[string]any{
+			"offset":      s.ClockOffset().String(),
+			"serviceTime": s.ServiceNow().UTC(),
+			"clockTime":   s.observed().UTC(),
+		})
+	}
+	mux.HandleFunc("GET /__sim/clock", func(w http.ResponseWriter, _ *http.Request) { clockState(w) })
+	mux.HandleFunc("POST /__sim/clock", func(w http.ResponseWriter, r *http.Request) {
+		var body controlClock
+		if !decodeControlBody(w, r, &body) {
+			return
+		}
+		d, err := time.ParseDuration(body.Offset)
+		if err != nil {
+			writeControlError(w, fmt.Errorf("offset: %w", err))
+			return
+		}
+		s.SetClockOffset(d)
+		clockState(w)
+	})
+	mux.HandleFunc("GET /__sim/wording", func(w http.ResponseWriter, _ *http.Request) {
+		writeControlJSON(w, http.StatusOK, s.Wordings())
+	})
+	mux.HandleFunc("POST /__sim/wording", func(w http.ResponseWriter, r *http.Request) {
+		var body controlWording
+		if !decodeControlBody(w, r, &body) {
+			return
+		}
+		if err := s.SetWording(body.Endpoint, body.Wording); err != nil {
+			writeControlError(w, err)
+			return
+		}
+		noContent(w)
+	})
+	mux.HandleFunc("GET /__sim/apikeys", func(w http.ResponseWriter, _ *http.Request) {
+		writeControlJSON(w, http.StatusOK, s.APIKeyItems())
+	})
+	mux.HandleFunc("POST /__sim/apikeys", func(w http.ResponseWriter, r *http.Request) {
+		var item APIKeyItem
+		if !decodeControlBody(w, r, &item) {
+			return
+		}
+		if err := s.SetAPIKeyItem(item); err != nil {
+			writeControlError(w, err)
+			return
+		}
+		noContent(w)
+	})
+	mux.HandleFunc("POST /__sim/apikeys/{itemId}/invalidate", func(w http.ResponseWriter, r *http.Request) {
+		var body controlSlot
+		if !decodeControlBody(w, r, &body) {
+			return
+		}
+		if err := s.InvalidateAPIKey(r.PathValue("itemId"), body.Slot); err != nil {
+			writeControlError(w, err)
+			return
+		}
 		noContent(w)
 	})
 	mux.HandleFunc("GET /__sim/ca.pem", func(w http.ResponseWriter, _ *http.Request) {

@@ -70,6 +70,46 @@ type Counters struct {
 	// CredentialsInQuery counts requests with username, password or
 	// client_secret in the URL query string.
 	CredentialsInQuery int `json:"credentialsInQuery"`
+	// RequestsByDoor counts requests (control API aside) per door: the host
+	// name and the context path they came through, e.g. "127.0.0.1/portal",
+	// "localhost/arcgis" (a Config.PortalAliases entry), "127.0.0.1/server",
+	// or the host alone for other paths.
+	RequestsByDoor map[string]int `json:"requestsByDoor"`
+	// APIKeyEvents lists what happened to API key slots, oldest first, with
+	// Config.Clock timestamps.
+	APIKeyEvents []APIKeyEvent `json:"apiKeyEvents"`
+}
+
+// API key slot actions in APIKeyEvent.Action.
+const (
+	// APIKeyActionSetExpiration: the item update set a slot's expiration
+	// date (Expires; zero for -1, none).
+	APIKeyActionSetExpiration = "setExpiration"
+	// APIKeyActionGenerate: oauth2/token made a key for a slot that had
+	// none (regenerateApiToken not true).
+	APIKeyActionGenerate = "generate"
+	// APIKeyActionRegenerate: oauth2/token with regenerateApiToken=true
+	// replaced the slot's key; the previous one stopped working.
+	APIKeyActionRegenerate = "regenerate"
+	// APIKeyActionReuse: oauth2/token without regenerateApiToken returned
+	// the slot's live key.
+	APIKeyActionReuse = "reuse"
+	// APIKeyActionInvalidate: oauth2/revokeToken invalidated the slot.
+	APIKeyActionInvalidate = "invalidate"
+	// APIKeyActionInvalidateExternal: InvalidateAPIKey (or the control API)
+	// invalidated the slot, as someone in the portal's UI would.
+	APIKeyActionInvalidateExternal = "invalidateExternal"
+)
+
+// APIKeyEvent is one change to an API key slot.
+type APIKeyEvent struct {
+	At     time.Time `json:"at"`
+	ItemID string    `json:"itemId"`
+	Slot   int       `json:"slot"`
+	Action string    `json:"action"`
+	// Expires is the key's expiry (generate, regenerate, reuse) or the date
+	// set (setExpiration), in service time; zero for none.
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // LoginAttempt is one credential check.
@@ -116,6 +156,8 @@ type counters struct {
 	inFlight, peak     int
 	tokenInQuery       int
 	credentialsInQuery int
+	doors              map[string]int
+	apiKeyEvents       []APIKeyEvent
 }
 
 func newCounters() *counters {
@@ -133,12 +175,16 @@ func (c *counters) reset() {
 	c.issued = make(map[string]int)
 	c.peak = c.inFlight
 	c.tokenInQuery, c.credentialsInQuery = 0, 0
+	c.doors = make(map[string]int)
+	c.apiKeyEvents = nil
 }
 
-// begin records a request arriving and what its URL query carried.
-func (c *counters) begin(tokenInQuery, credentialsInQuery bool) {
+// begin records a request arriving, the door it came through, and what its
+// URL query carried.
+func (c *counters) begin(door string, tokenInQuery, credentialsInQuery bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.doors[door]++
 	c.inFlight++
 	c.peak = max(c.peak, c.inFlight)
 	if tokenInQuery {
@@ -172,6 +218,15 @@ func (c *counters) login(account string, at time.Time, outcome string) {
 	c.attempts[account] = append(list, LoginAttempt{At: at, Outcome: outcome})
 }
 
+func (c *counters) apiKeyEvent(e APIKeyEvent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.apiKeyEvents) >= maxAttemptsPerAccount {
+		c.apiKeyEvents = append(c.apiKeyEvents[:0:0], c.apiKeyEvents[len(c.apiKeyEvents)/2:]...)
+	}
+	c.apiKeyEvents = append(c.apiKeyEvents, e)
+}
+
 func (c *counters) tokenIssued(kind tokenKind) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -190,6 +245,8 @@ func (c *counters) snapshot() Counters {
 		PeakInFlight:       c.peak,
 		TokenInQuery:       c.tokenInQuery,
 		CredentialsInQuery: c.credentialsInQuery,
+		RequestsByDoor:     maps.Clone(c.doors),
+		APIKeyEvents:       slices.Clone(c.apiKeyEvents),
 	}
 	for ep, m := range c.requests {
 		out.Requests[ep] = maps.Clone(m)

@@ -91,7 +91,7 @@ func TestCountersExact(t *testing.T) {
 	}
 
 	h.sim.ResetCounters()
-	empty := Counters{Requests: map[string]map[string]int{}, LoginAttempts: map[string][]LoginAttempt{}, TokensIssued: map[string]int{}}
+	empty := Counters{Requests: map[string]map[string]int{}, LoginAttempts: map[string][]LoginAttempt{}, TokensIssued: map[string]int{}, RequestsByDoor: map[string]int{}}
 	if got := h.sim.Counters(); !reflect.DeepEqual(got, empty) {
 		t.Errorf("after ResetCounters: %+v", got)
 	}

@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,8 +41,11 @@ const (
 	// FaultHTMLInvalidToken answers with an HTML page saying "Invalid Token",
 	// as tile and image endpoints do, HTTP 200.
 	FaultHTMLInvalidToken FaultKind = "htmlInvalidToken"
-	// FaultStatus answers with Status (400–599, e.g. 502 or 503) and a small
-	// HTML body, and a Retry-After header when RetryAfter is set.
+	// FaultStatus answers with Status (400–599, e.g. 401, 403, 502 or 503)
+	// and Body, or a small HTML page when Body is empty, and a Retry-After
+	// header when RetryAfter is set. Body is sent as application/json when
+	// it is valid JSON, else as text/html: a web tier or WAF refusing a
+	// probe (e.g. WAFForbiddenHTML or WAFForbiddenJSON with 403).
 	FaultStatus FaultKind = "status"
 	// FaultDelay holds the request for Delay, then handles it normally. It
 	// gives up as soon as the client cancels or the simulator closes.
@@ -63,18 +67,30 @@ const (
 	PermissionDeniedBody = `{"error":{"code":403,"message":"` + msgPermissionDenied + `","messageCode":"GWM_0003","details":["` + msgPermissionDenied + `"]}}`
 )
 
+// Bodies a web application firewall or web tier sends when it blocks a
+// request, for FaultStatus (typically with Status 403).
+const (
+	WAFForbiddenHTML = `<!DOCTYPE html>
+<html><head><title>403 Forbidden</title></head>
+<body><h1>Request blocked</h1><p>The request was rejected by the web application firewall. Reference ID: 0.5d1f2e17.1700000000.abc123</p></body></html>
+`
+	WAFForbiddenJSON = `{"status":403,"error":"Forbidden","message":"Request blocked by security policy","requestId":"5d1f2e17-abc123"}`
+)
+
 // Fault is a failure to inject. The first fault in injection order whose
 // Endpoint matches answers the request.
 type Fault struct {
-	// Endpoint selects requests: an Endpoint constant, a prefix of whole
-	// segments ("portal" or "server" match all of that side), or "" for every
-	// endpoint. The control API under /__sim/ is never affected.
+	// Endpoint selects requests: an Endpoint constant (that endpoint only:
+	// EndpointAdmin does not select EndpointAdminGenerateToken), another
+	// prefix of whole segments ("portal" or "server" match all of that side,
+	// "portal/content" the item endpoints), or "" for every endpoint. The
+	// control API under /__sim/ is never affected.
 	Endpoint string
 	Kind     FaultKind
 	// Status is the HTTP status for FaultStatus (required), FaultJSON and
 	// FaultHTMLError (default 200).
 	Status int
-	// Body is the JSON body of FaultJSON.
+	// Body is the JSON body of FaultJSON, or the body of FaultStatus.
 	Body string
 	// Delay is how long FaultDelay holds a request.
 	Delay time.Duration
@@ -132,7 +148,16 @@ func (f *Fault) UnmarshalJSON(data []byte) error {
 
 // matches reports whether the fault selects an endpoint.
 func (f Fault) matches(endpoint string) bool {
-	return f.Endpoint == "" || f.Endpoint == endpoint || strings.HasPrefix(endpoint, f.Endpoint+"/")
+	switch {
+	case f.Endpoint == "" || f.Endpoint == endpoint:
+		return true
+	case slices.Contains(allEndpoints, f.Endpoint):
+		// An endpoint's name selects it alone, so that a fault on a probe
+		// (server/admin) leaves token issuance (server/admin/generateToken)
+		// alone.
+		return false
+	}
+	return strings.HasPrefix(endpoint, f.Endpoint+"/")
 }
 
 // validate catches typos early: a fault that never fires makes a test pass
@@ -293,8 +318,15 @@ func (s *Simulator) applyFault(c *call) bool {
 		c.writeRaw(http.StatusOK, "text/html; charset=utf-8", htmlInvalidTokenPage)
 	case FaultStatus:
 		setRetryAfter(c.w, f.RetryAfter)
-		c.writeRaw(f.Status, "text/html; charset=utf-8",
-			fmt.Sprintf("<html><body><h1>%d %s</h1></body></html>\n", f.Status, http.StatusText(f.Status)))
+		switch {
+		case f.Body == "":
+			c.writeRaw(f.Status, "text/html; charset=utf-8",
+				fmt.Sprintf("<html><body><h1>%d %s</h1></body></html>\n", f.Status, http.StatusText(f.Status)))
+		case json.Valid([]byte(f.Body)):
+			c.writeRaw(f.Status, "application/json; charset=utf-8", f.Body)
+		default:
+			c.writeRaw(f.Status, "text/html; charset=utf-8", f.Body)
+		}
 	case FaultJSON:
 		setRetryAfter(c.w, f.RetryAfter)
 		c.writeRaw(cmp.Or(f.Status, http.StatusOK), "application/json; charset=utf-8", f.Body)

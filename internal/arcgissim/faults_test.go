@@ -254,3 +254,68 @@ func equalCounts(got, want map[string]int) bool {
 	}
 	return true
 }
+
+// TestProbeFaults: every endpoint the operator probes can fail with the
+// statuses a web tier, a WAF or a sick server sends, while token issuance
+// keeps working, and each answer is counted at its endpoint.
+func TestProbeFaults(t *testing.T) {
+	t.Parallel()
+	probes := map[string]string{
+		EndpointPortalSelf:     pSelf,
+		EndpointCommunitySelf:  "/portal/sharing/rest/community/self",
+		EndpointServerServices: pServices,
+		EndpointAdmin:          pAdmin,
+	}
+	for _, f := range []struct {
+		name        string
+		fault       Fault
+		contentType string
+		body        string
+	}{
+		{"401", Fault{Kind: FaultStatus, Status: 401}, "text/html", "401 Unauthorized"},
+		{"403 WAF HTML", Fault{Kind: FaultStatus, Status: 403, Body: WAFForbiddenHTML}, "text/html", "web application firewall"},
+		{"403 WAF JSON", Fault{Kind: FaultStatus, Status: 403, Body: WAFForbiddenJSON}, "application/json", "Request blocked by security policy"},
+		{"403 ArcGIS JSON", Fault{Kind: FaultJSON, Status: 403, Body: PermissionDeniedBody}, "application/json", "GWM_0003"},
+		{"500", Fault{Kind: FaultStatus, Status: 500}, "text/html", "500 Internal Server Error"},
+		{"502", Fault{Kind: FaultStatus, Status: 502}, "text/html", "502 Bad Gateway"},
+		{"503", Fault{Kind: FaultStatus, Status: 503, RetryAfter: 30 * time.Second}, "text/html", "503 Service Unavailable"},
+	} {
+		t.Run(f.name, func(t *testing.T) {
+			t.Parallel()
+			h := start(t, Config{})
+			for ep := range probes {
+				fault := f.fault
+				fault.Endpoint = ep
+				if err := h.sim.InjectFault(fault); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Issuance is untouched, at the portal, the server and the admin API.
+			portal := h.portalToken()
+			server := h.serverToken()
+			admin := wantAdminToken(t, h.post(pAdminGenerate, login("alice", alicePW)))
+			wantToken(t, h.exchange(portal.token, h.sim.ServerURL(), nil), true)
+			tokens := map[string]string{EndpointPortalSelf: portal.token, EndpointCommunitySelf: portal.token, EndpointServerServices: server.token, EndpointAdmin: admin.token}
+			for ep, path := range probes {
+				r := h.do(req{method: http.MethodGet, path: path, header: bearerHeader(tokens[ep])})
+				if r.status != f.fault.Status || !strings.HasPrefix(r.header.Get("Content-Type"), f.contentType) || !strings.Contains(r.raw, f.body) {
+					t.Errorf("%s: HTTP %d %q %q", ep, r.status, r.header.Get("Content-Type"), r.raw)
+				}
+				if f.fault.RetryAfter > 0 && r.header.Get("Retry-After") != "30" {
+					t.Errorf("%s: Retry-After %q", ep, r.header.Get("Retry-After"))
+				}
+			}
+			c := h.sim.Counters()
+			for ep := range probes {
+				if got := c.Requests[ep][OutcomeFaultPrefix+string(f.fault.Kind)]; got != 1 {
+					t.Errorf("%s: fault counted %d times, want 1 (%v)", ep, got, c.Requests[ep])
+				}
+			}
+			for _, ep := range []string{EndpointPortalGenerateToken, EndpointServerGenerateToken, EndpointAdminGenerateToken} {
+				if got := c.Requests[ep]; got[OutcomeOK] == 0 || len(got) != 1 {
+					t.Errorf("%s: %v, want only successes", ep, got)
+				}
+			}
+		})
+	}
+}

@@ -47,12 +47,14 @@ type (
 )
 
 // generateForUser is generateToken with a username and password at the
-// portal (kindPortal), the server's tokens endpoint (kindServer) or the admin
-// API (kindAdmin). Parameters are validated before the credentials, so a
-// malformed request is not a login attempt.
+// portal (kindPortal), the server's tokens endpoint (kindServer), the admin
+// API (kindAdmin), or at the portal for the federated server named by
+// serverUrl (kindFederated, with Config.ServerTokensAtPortal). Parameters
+// are validated before the credentials, so a malformed request is not a
+// login attempt.
 func (s *Simulator) generateForUser(c *call, kind tokenKind) {
 	realm := RealmServer
-	if kind == kindPortal {
+	if kind == kindPortal || kind == kindFederated {
 		realm = RealmPortal
 	}
 	user, password := c.param("username"), c.param("password")
@@ -65,6 +67,10 @@ func (s *Simulator) generateForUser(c *call, kind tokenKind) {
 	}
 	if len(missing) > 0 {
 		c.fail(unableToGenerate(OutcomeBadRequest, missing...))
+		return
+	}
+	if kind == kindFederated && !s.isFederatedServer(c.serverURL()) {
+		c.fail(unableToGenerate(OutcomeBadRequest, detailUnknownServer))
 		return
 	}
 	bind, e := c.bindingParams(kind == kindAdmin)
@@ -87,15 +93,15 @@ func (s *Simulator) generateForUser(c *call, kind tokenKind) {
 	result := s.accounts.login(realm, user, password, now)
 	switch result {
 	case loginInvalid:
-		s.counters.login(AccountKey(realm, user), now, OutcomeInvalidCredentials)
-		c.fail(unableToGenerate(OutcomeInvalidCredentials, detailInvalidCredentials))
+		s.counters.login(AccountKey(realm, user), s.observed(), OutcomeInvalidCredentials)
+		c.fail(s.invalidCredentials(c.endpoint))
 		return
 	case loginLocked:
-		s.counters.login(AccountKey(realm, user), now, OutcomeAccountLocked)
-		c.fail(s.lockedOut())
+		s.counters.login(AccountKey(realm, user), s.observed(), OutcomeAccountLocked)
+		c.fail(s.lockedOut(c.endpoint))
 		return
 	}
-	s.counters.login(AccountKey(realm, user), now, OutcomeOK)
+	s.counters.login(AccountKey(realm, user), s.observed(), OutcomeOK)
 	if kind == kindAdmin && s.accounts.isNoAdmin(user) {
 		c.fail(permissionDenied())
 		return
@@ -104,7 +110,7 @@ func (s *Simulator) generateForUser(c *call, kind tokenKind) {
 	expires := now.Add(s.lifetime(kind, asked, bind.client != ""))
 	value := s.issue(&token{kind: kind, subject: user, expires: expires, bind: bind})
 	switch kind {
-	case kindPortal:
+	case kindPortal, kindFederated:
 		c.ok(portalTokenResponse{Token: value, Expires: expires.UnixMilli(), SSL: true})
 	case kindServer:
 		c.ok(serverTokenResponse{Token: value, Expires: expires.UnixMilli()})
@@ -191,6 +197,28 @@ func (c *call) bindingParams(admin bool) (binding, *apiError) {
 	return fail(detailClientInvalid)
 }
 
+// checkToken validates a token or an API key for the portal or the server
+// side. API keys work at the portal and at a federated server.
+func (s *Simulator) checkToken(c *call, v string, portal bool) (*token, tokenProblem) {
+	now := s.now()
+	t, problem := s.tokens.check(c.r, c.from, v, portal, now)
+	if problem != tokenUnknown {
+		return t, problem
+	}
+	k, referrers, ok := s.apiKeys.lookup(v)
+	switch {
+	case !ok:
+		return nil, tokenUnknown
+	case !portal && s.cfg.Standalone:
+		return k, tokenWrongRealm
+	case !now.Before(k.expires):
+		return k, tokenExpired
+	case !referrerAllowed(referrers, c.r.Header.Get("Referer")):
+		return k, tokenWrongBinding
+	}
+	return k, tokenOK
+}
+
 // authenticate validates the token a request presents, if any, for the
 // portal or the server side. On failure it answers (498, or 499 when a token
 // is required and none came) and returns false. t is nil when no token came.
@@ -203,7 +231,7 @@ func (s *Simulator) authenticate(c *call, portal, required bool) (t *token, ok b
 		}
 		return nil, true
 	}
-	t, problem := s.tokens.check(c.r, c.from, v, portal, s.now())
+	t, problem := s.checkToken(c, v, portal)
 	if problem != tokenOK {
 		c.fail(s.invalidToken(problem))
 		return nil, false

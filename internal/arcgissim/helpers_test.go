@@ -124,6 +124,7 @@ type response struct {
 // may carry a query string.
 type req struct {
 	method      string
+	base        string // default the simulator's URL()
 	path        string
 	form        url.Values  // sent as the body
 	contentType string      // default formType when form is set
@@ -154,7 +155,11 @@ func (h *harness) try(r req) (response, error) {
 	if method == "" {
 		method = http.MethodPost
 	}
-	hr, err := http.NewRequestWithContext(ctx, method, h.sim.URL()+r.path, body)
+	base := r.base
+	if base == "" {
+		base = h.sim.URL()
+	}
+	hr, err := http.NewRequestWithContext(ctx, method, base+r.path, body)
 	if err != nil {
 		return response{}, err
 	}

@@ -19,6 +19,7 @@ package arcgissim
 import (
 	"cmp"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -42,20 +43,22 @@ type (
 		IsTokenBasedSecurity bool   `json:"isTokenBasedSecurity"`
 	}
 	portalSelfResponse struct {
-		ID         string      `json:"id"`
-		Name       string      `json:"name"`
-		IsPortal   bool        `json:"isPortal"`
-		PortalMode string      `json:"portalMode"`
-		User       *portalUser `json:"user,omitempty"`
-		AppInfo    *appInfo    `json:"appInfo,omitempty"`
-	}
-	portalUser struct {
-		Username string `json:"username"`
-		FullName string `json:"fullName"`
-		Role     string `json:"role"`
+		ID                           string    `json:"id"`
+		Name                         string    `json:"name"`
+		IsPortal                     bool      `json:"isPortal"`
+		PortalMode                   string    `json:"portalMode"`
+		PortalHostname               string    `json:"portalHostname"`
+		AllSSL                       bool      `json:"allSSL"`
+		SupportsOAuth                bool      `json:"supportsOAuth"`
+		Culture                      string    `json:"culture"`
+		AuthorizedCrossOriginDomains []string  `json:"authorizedCrossOriginDomains"`
+		User                         *userJSON `json:"user,omitempty"`
+		AppInfo                      *appInfo  `json:"appInfo,omitempty"`
 	}
 	appInfo struct {
-		AppID string `json:"appId"`
+		AppID      string   `json:"appId"`
+		AppType    string   `json:"appType,omitempty"`
+		Privileges []string `json:"privileges,omitempty"`
 	}
 )
 
@@ -66,13 +69,21 @@ func (s *Simulator) portalGenerateToken(c *call) {
 	if !c.checkTokenRequest() {
 		return
 	}
-	// Esri's clients spell it both ways.
-	if serverURL := cmp.Or(c.param("serverUrl"), c.param("serverURL")); serverURL != "" {
+	if serverURL := c.serverURL(); serverURL != "" {
+		// A federated server that sends its logins here gets them with
+		// serverUrl; otherwise only a portal token is exchanged.
+		if s.cfg.ServerTokensAtPortal && c.token() == "" && (c.param("username") != "" || c.param("password") != "") {
+			s.generateForUser(c, kindFederated)
+			return
+		}
 		s.exchangeToken(c, serverURL)
 		return
 	}
 	s.generateForUser(c, kindPortal)
 }
+
+// serverURL is the serverUrl parameter; Esri's clients spell it both ways.
+func (c *call) serverURL() string { return cmp.Or(c.param("serverUrl"), c.param("serverURL")) }
 
 // exchangeToken issues a server token for a valid portal token. The server
 // token cannot outlive the portal token it came from (inferred).
@@ -155,6 +166,10 @@ func (s *Simulator) oauthToken(c *call) {
 		c.failOAuth(OutcomeBadRequest, "invalid_request", "client_secret not specified")
 		return
 	}
+	if c.param("apiToken") != "" {
+		s.apiKeyToken(c, id, secret)
+		return
+	}
 	asked, e := c.expiration()
 	if e != nil {
 		c.failOAuth(OutcomeBadRequest, "invalid_request", detailExpiration)
@@ -165,15 +180,17 @@ func (s *Simulator) oauthToken(c *call) {
 	account := AccountKey(RealmOAuth, id)
 	switch s.accounts.checkApp(id, secret) {
 	case appUnknown:
-		s.counters.login(account, now, OutcomeInvalidCredentials)
-		c.failOAuth(OutcomeInvalidCredentials, "invalid_client_id", "Invalid client_id")
-		return
+		// An API key item's app is an OAuth app too (inferred).
+		if s.apiKeyClient(c, id, secret) == nil {
+			return
+		}
 	case appBadSecret:
-		s.counters.login(account, now, OutcomeInvalidCredentials)
+		s.counters.login(account, s.observed(), OutcomeInvalidCredentials)
 		c.failOAuth(OutcomeInvalidCredentials, "invalid_request", "Invalid client_secret")
 		return
+	default:
+		s.counters.login(account, s.observed(), OutcomeOK)
 	}
-	s.counters.login(account, now, OutcomeOK)
 
 	lifetime := s.lifetime(kindApp, asked, false)
 	value := s.issue(&token{kind: kindApp, subject: id, app: true, expires: now.Add(lifetime)})
@@ -211,17 +228,22 @@ func (s *Simulator) portalSelf(c *call) {
 	if !ok {
 		return
 	}
-	resp := portalSelfResponse{ID: portalID, Name: portalName, IsPortal: true, PortalMode: "singletenant"}
+	resp := portalSelfResponse{
+		ID: portalID, Name: portalName, IsPortal: true, PortalMode: "singletenant",
+		PortalHostname: strings.TrimPrefix(s.PortalURL(), "https://"), AllSSL: true, SupportsOAuth: true,
+		Culture: "en", AuthorizedCrossOriginDomains: []string{},
+	}
 	switch {
 	case t == nil:
+	case t.kind == kindAPIKey:
+		// Inferred: a key acts for its owner, with the key's privileges.
+		resp.User = s.userOf(t.subject, true)
+		resp.User.Privileges = slices.Clone(t.privileges)
+		resp.AppInfo = &appInfo{AppID: t.clientID, AppType: appTypeAPIKey, Privileges: slices.Clone(t.privileges)}
 	case t.app:
 		resp.AppInfo = &appInfo{AppID: t.subject}
 	default:
-		role := "org_admin"
-		if s.accounts.isNoAdmin(t.subject) {
-			role = "org_user"
-		}
-		resp.User = &portalUser{Username: t.subject, FullName: t.subject, Role: role}
+		resp.User = s.userOf(t.subject, true)
 	}
 	c.ok(resp)
 }

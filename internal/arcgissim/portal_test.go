@@ -201,7 +201,7 @@ func TestPortalSelf(t *testing.T) {
 	h.clock.Step(time.Minute)
 
 	user := func(name, role string) map[string]any {
-		return map[string]any{"username": name, "fullName": name, "role": role}
+		return map[string]any{"username": name, "fullName": titleCase(name) + " User", "role": role}
 	}
 	for _, tc := range []struct {
 		name    string
@@ -236,8 +236,15 @@ func TestPortalSelf(t *testing.T) {
 			if r.body["id"] != portalID || r.body["name"] != portalName {
 				t.Errorf("id and name missing: %s", r.raw)
 			}
-			if !jsonEqual(r.body["user"], tc.user) {
+			if got, _ := r.body["user"].(map[string]any); (got == nil) != (tc.user == nil) {
 				t.Errorf("user: got %v, want %v", r.body["user"], tc.user)
+			} else if got != nil {
+				for k, v := range tc.user {
+					if got[k] != v {
+						t.Errorf("user.%s = %v, want %v", k, got[k], v)
+					}
+				}
+				wantUserShape(t, got, true)
 			}
 			var wantApp map[string]any
 			if tc.appID != "" {

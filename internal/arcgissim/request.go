@@ -31,7 +31,13 @@ const (
 	EndpointPortalGenerateToken = "portal/generateToken"
 	EndpointPortalInfo          = "portal/info"
 	EndpointPortalSelf          = "portal/portals/self"
+	EndpointCommunitySelf       = "portal/community/self"
+	EndpointCommunityUser       = "portal/community/users"
 	EndpointOAuthToken          = "portal/oauth2/token"
+	EndpointOAuthRevoke         = "portal/oauth2/revokeToken"
+	EndpointItem                = "portal/content/items"
+	EndpointRegisteredAppInfo   = "portal/content/registeredAppInfo"
+	EndpointItemUpdate          = "portal/content/update"
 	EndpointServerInfo          = "server/rest/info"
 	EndpointServerServices      = "server/rest/services"
 	EndpointServerGenerateToken = "server/tokens/generateToken"
@@ -43,14 +49,16 @@ const (
 
 // allEndpoints lists the endpoints a fault may select.
 var allEndpoints = []string{
-	EndpointPortalGenerateToken, EndpointPortalInfo, EndpointPortalSelf, EndpointOAuthToken,
-	EndpointServerInfo, EndpointServerServices, EndpointServerGenerateToken,
+	EndpointPortalGenerateToken, EndpointPortalInfo, EndpointPortalSelf, EndpointCommunitySelf,
+	EndpointCommunityUser, EndpointOAuthToken, EndpointOAuthRevoke, EndpointItem,
+	EndpointRegisteredAppInfo, EndpointItemUpdate, EndpointServerInfo, EndpointServerServices, EndpointServerGenerateToken,
 	EndpointAdminGenerateToken, EndpointAdmin, EndpointUnknown,
 }
 
 // URL paths of the endpoints.
 const (
-	portalRESTPath = "/portal/sharing/rest"
+	portalPath     = "/portal"
+	portalRESTPath = portalPath + "/sharing/rest"
 	serverPath     = "/server"
 	controlPrefix  = "/__sim/"
 )
@@ -65,23 +73,76 @@ type route struct {
 	handle   func(*call)
 }
 
+// patternRoute is a route whose path has variable segments ("*"): a
+// username or an item ID, passed to the handler in call.vars.
+type patternRoute struct {
+	segments []string // lower case; "*" matches one non-empty segment
+	route
+}
+
 // newRoutes maps normalised paths (see routeKey) to routes.
 func (s *Simulator) newRoutes() map[string]route {
 	routes := make(map[string]route)
 	for path, rt := range map[string]route{
-		portalRESTPath + "/generateToken":    {EndpointPortalGenerateToken, envREST, s.portalGenerateToken},
-		portalRESTPath + "/info":             {EndpointPortalInfo, envREST, s.portalInfo},
-		portalRESTPath + "/portals/self":     {EndpointPortalSelf, envREST, s.portalSelf},
-		portalRESTPath + "/oauth2/token":     {EndpointOAuthToken, envREST, s.oauthToken},
-		serverPath + "/rest/info":            {EndpointServerInfo, envREST, s.serverInfo},
-		serverPath + "/rest/services":        {EndpointServerServices, envREST, s.serverServices},
-		serverPath + "/tokens/generateToken": {EndpointServerGenerateToken, envREST, s.serverGenerateToken},
-		serverPath + "/admin/generateToken":  {EndpointAdminGenerateToken, envAdmin, s.adminGenerateToken},
-		serverPath + "/admin":                {EndpointAdmin, envAdmin, s.adminRoot},
+		portalRESTPath + "/generateToken":      {EndpointPortalGenerateToken, envREST, s.portalGenerateToken},
+		portalRESTPath + "/info":               {EndpointPortalInfo, envREST, s.portalInfo},
+		portalRESTPath + "/portals/self":       {EndpointPortalSelf, envREST, s.portalSelf},
+		portalRESTPath + "/community/self":     {EndpointCommunitySelf, envREST, s.communitySelf},
+		portalRESTPath + "/oauth2/token":       {EndpointOAuthToken, envREST, s.oauthToken},
+		portalRESTPath + "/oauth2/revokeToken": {EndpointOAuthRevoke, envREST, s.oauthRevoke},
+		serverPath + "/rest/info":              {EndpointServerInfo, envREST, s.serverInfo},
+		serverPath + "/rest/services":          {EndpointServerServices, envREST, s.serverServices},
+		serverPath + "/tokens/generateToken":   {EndpointServerGenerateToken, envREST, s.serverGenerateToken},
+		serverPath + "/admin/generateToken":    {EndpointAdminGenerateToken, envAdmin, s.adminGenerateToken},
+		serverPath + "/admin":                  {EndpointAdmin, envAdmin, s.adminRoot},
 	} {
 		routes[routeKey(path)] = rt
 	}
 	return routes
+}
+
+// newPatternRoutes lists the routes with variable segments.
+func (s *Simulator) newPatternRoutes() []patternRoute {
+	var out []patternRoute
+	for path, rt := range map[string]route{
+		portalRESTPath + "/community/users/*":                         {EndpointCommunityUser, envREST, s.communityUser},
+		portalRESTPath + "/content/items/*":                           {EndpointItem, envREST, s.itemRead},
+		portalRESTPath + "/content/users/*/items/*/registeredAppInfo": {EndpointRegisteredAppInfo, envREST, s.registeredAppInfo},
+		portalRESTPath + "/content/users/*/items/*/update":            {EndpointItemUpdate, envREST, s.itemUpdate},
+	} {
+		out = append(out, patternRoute{segments: strings.Split(strings.Trim(strings.ToLower(path), "/"), "/"), route: rt})
+	}
+	return out
+}
+
+// lookupRoute finds the route of a path: an exact one, else a pattern
+// whose literal segments match case-insensitively. Variable segments keep
+// their case (usernames are case-sensitive).
+func (s *Simulator) lookupRoute(path string) (route, []string, bool) {
+	if rt, ok := s.routes[routeKey(path)]; ok {
+		return rt, nil, true
+	}
+	if len(path) > 1 {
+		path = strings.TrimRight(path, "/")
+	}
+	segments := strings.Split(strings.TrimPrefix(path, "/"), "/")
+next:
+	for _, pr := range s.patterns {
+		if len(pr.segments) != len(segments) {
+			continue
+		}
+		var vars []string
+		for i, want := range pr.segments {
+			switch {
+			case want == "*" && segments[i] != "":
+				vars = append(vars, segments[i])
+			case !strings.EqualFold(want, segments[i]):
+				continue next
+			}
+		}
+		return pr.route, vars, true
+	}
+	return route{}, nil, false
 }
 
 // routeKey normalises a path the way IIS and Tomcat in front of ArcGIS do:
@@ -101,6 +162,7 @@ type call struct {
 	endpoint string
 	envelope envelope
 	from     netip.Addr // the client's address, for ip and requestip bindings
+	vars     []string   // the variable segments of a pattern route
 	query    url.Values
 	body     url.Values // empty unless a form-encoded POST
 	outcome  string
@@ -110,21 +172,25 @@ type call struct {
 // serveHTTP dispatches a request: the control API, or a simulated endpoint
 // wrapped in counting, logging and fault injection.
 func (s *Simulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	// net/http would stamp the real time; the service's clock may be fake
+	// or offset, and clients read it from the Date header.
+	w.Header().Set("Date", s.ServiceNow().UTC().Format(http.TimeFormat))
 	if strings.HasPrefix(r.URL.Path, controlPrefix) {
 		s.control.ServeHTTP(w, r)
 		return
 	}
 	start := time.Now()
-	rt, known := s.routes[routeKey(r.URL.Path)]
+	path, door := s.throughDoor(r)
+	rt, vars, known := s.lookupRoute(path)
 	if !known {
 		rt = route{endpoint: EndpointUnknown, handle: notFound}
 	}
-	c := &call{s: s, w: w, r: r, endpoint: rt.endpoint, envelope: rt.envelope, query: r.URL.Query(), body: url.Values{}}
+	c := &call{s: s, w: w, r: r, endpoint: rt.endpoint, envelope: rt.envelope, vars: vars, query: r.URL.Query(), body: url.Values{}}
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		c.from = ap.Addr().Unmap()
 	}
 
-	s.counters.begin(c.query.Get("token") != "", hasCredentials(c.query))
+	s.counters.begin(door, c.query.Get("token") != "", hasCredentials(c.query))
 	defer func() {
 		s.counters.end(c.endpoint, c.outcome)
 		if s.log != nil {
@@ -212,6 +278,17 @@ func (c *call) checkTokenRequest() bool {
 	}
 	c.w.Header().Set("Allow", http.MethodPost)
 	c.fail(methodNotSupported(detail))
+	return false
+}
+
+// checkPostOnly refuses anything but POST on an operation that changes
+// something (item update).
+func (c *call) checkPostOnly() bool {
+	if c.r.Method == http.MethodPost {
+		return true
+	}
+	c.w.Header().Set("Allow", http.MethodPost)
+	c.fail(methodNotSupported(detailOperationPostOnly))
 	return false
 }
 

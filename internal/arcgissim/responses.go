@@ -44,15 +44,16 @@ const (
 
 // Messages the simulator had to word itself (inferred).
 const (
-	detailPostOnly        = "Generate Token requests must use HTTP POST."
-	detailGetOrPost       = "Only GET and POST are supported."
-	detailRefererRequired = "'referer' must be specified."
-	detailIPRequired      = "'ip' must be specified."
-	detailIPInvalid       = "'ip' must be an IP address."
-	detailClientInvalid   = "'client' must be referer, ip or requestip."
-	detailExpiration      = "'expiration' must be a whole number of minutes."
-	detailUnknownServer   = "'serverUrl' is not a server federated with this portal."
-	lockedTemplate        = "Too many invalid logon attempts. Your account is locked; try again in %d minutes."
+	detailPostOnly          = "Generate Token requests must use HTTP POST."
+	detailGetOrPost         = "Only GET and POST are supported."
+	detailOperationPostOnly = "This operation must use HTTP POST."
+	detailRefererRequired   = "'referer' must be specified."
+	detailIPRequired        = "'ip' must be specified."
+	detailIPInvalid         = "'ip' must be an IP address."
+	detailClientInvalid     = "'client' must be referer, ip or requestip."
+	detailExpiration        = "'expiration' must be a whole number of minutes."
+	detailUnknownServer     = "'serverUrl' is not a server federated with this portal."
+	lockedTemplate          = "Too many invalid logon attempts. Your account is locked; try again in %d minutes."
 )
 
 // envelope is the error shape of an endpoint.
@@ -72,6 +73,7 @@ type apiError struct {
 	message     string
 	messageCode string
 	details     []string
+	status      int // the HTTP status whatever RealStatusCodes says; 0: as it says
 }
 
 func unableToGenerate(outcome string, details ...string) apiError {
@@ -103,11 +105,6 @@ func (s *Simulator) invalidToken(p tokenProblem) apiError {
 		e.details = []string{detailTokenExpired}
 	}
 	return e
-}
-
-// lockedOut is the answer to any login on a locked account.
-func (s *Simulator) lockedOut() apiError {
-	return unableToGenerate(OutcomeAccountLocked, fmt.Sprintf(lockedTemplate, s.cfg.LockoutMinutes))
 }
 
 // httpStatus is the status line for an ArcGIS error code: 200, as ArcGIS
@@ -145,6 +142,9 @@ type adminError struct {
 func (c *call) fail(e apiError) {
 	c.outcome = e.outcome
 	status := c.s.httpStatus(e.code)
+	if e.status != 0 {
+		status = e.status
+	}
 	if c.envelope == envAdmin {
 		// The admin API has no details: they follow the message.
 		messages := []string{e.message}

@@ -45,6 +45,11 @@ type Simulator struct {
 	faults   faultList
 	counters *counters
 	routes   map[string]route
+	patterns []patternRoute
+	wordings *wordings
+	apiKeys  *apiKeyStore
+	offset   atomic.Int64 // the service clock's offset, a time.Duration
+	created  time.Time    // when users (and items) were created, service time
 	control  http.Handler
 	log      *slog.Logger
 
@@ -82,7 +87,17 @@ func New(cfg Config) (*Simulator, error) {
 		log:      cfg.Logger,
 		done:     make(chan struct{}),
 	}
+	s.offset.Store(int64(cfg.ClockOffset))
+	s.created = s.ServiceNow().Add(-userCreatedAgo).Truncate(time.Second)
+	s.wordings = newWordings(cfg)
+	s.apiKeys = newAPIKeyStore()
 	s.routes = s.newRoutes()
+	s.patterns = s.newPatternRoutes()
+	for _, item := range cfg.APIKeys {
+		if err := s.SetAPIKeyItem(item); err != nil {
+			return nil, err
+		}
+	}
 	s.control = s.newControlHandler()
 	return s, nil
 }
@@ -198,7 +213,8 @@ func (s *Simulator) ServerURL() string { return s.URL() + "/server" }
 func (s *Simulator) CAPEM() []byte { return append([]byte(nil), s.tls.caPEM...) }
 
 // RevokeAll simulates a change of the portal's and server's shared key:
-// every token issued so far is answered with 498 from now on.
+// every token issued so far is answered with 498 from now on. API keys are
+// not tokens of the shared key: use InvalidateAPIKey for those.
 func (s *Simulator) RevokeAll() { s.tokens.revokeAll() }
 
 // SetUser creates a user or changes its password; an empty password deletes
@@ -236,8 +252,6 @@ func (s *Simulator) ResetCounters() { s.counters.reset() }
 // Secrets returns every token issued and every password and client secret
 // ever configured, so tests can scan logs, events and objects for leaks.
 func (s *Simulator) Secrets() []string {
-	return append(s.accounts.allSecrets(), s.tokens.all()...)
+	out := append(s.accounts.allSecrets(), s.tokens.all()...)
+	return append(out, s.apiKeys.allSecrets()...)
 }
-
-// now reads the simulated clock.
-func (s *Simulator) now() time.Time { return s.cfg.Clock.Now() }

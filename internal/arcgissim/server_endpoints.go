@@ -69,6 +69,10 @@ func (s *Simulator) serverInfo(c *call) {
 	if !s.cfg.Standalone {
 		resp.OwningSystemURL = s.PortalURL()
 	}
+	if s.cfg.ServerTokensAtPortal {
+		// As real federated servers advertise: logins go to the portal.
+		resp.AuthInfo.TokenServicesURL = s.PortalURL() + "/sharing/rest/generateToken"
+	}
 	c.ok(resp)
 }
 

@@ -33,7 +33,8 @@ const (
 	kindApp                        // portal oauth2/token (client credentials)
 	kindServer                     // server tokens/generateToken
 	kindAdmin                      // server admin/generateToken
-	kindFederated                  // portal generateToken exchanging a portal token
+	kindFederated                  // portal generateToken exchanging a portal token, or with ServerTokensAtPortal a login for the server
+	kindAPIKey                     // an API key credentials item's key (never in the tokenStore)
 )
 
 // String names the kind as in Counters.TokensIssued.
@@ -49,6 +50,8 @@ func (k tokenKind) String() string {
 		return "admin"
 	case kindFederated:
 		return "federated"
+	case kindAPIKey:
+		return "apikey"
 	}
 	return "unknown"
 }
@@ -91,6 +94,10 @@ type token struct {
 	app     bool   // subject is an OAuth client ID
 	expires time.Time
 	bind    binding
+
+	// API keys only.
+	clientID   string
+	privileges []string
 }
 
 // tokenStore maps token values to tokens. A shared-key change (revokeAll)
@@ -121,6 +128,15 @@ func (s *tokenStore) lookup(v string) *token {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.live[v]
+}
+
+// remove forgets one live token.
+func (s *tokenStore) remove(v string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.live[v]
+	delete(s.live, v)
+	return ok
 }
 
 // revokeAll forgets every live token.
