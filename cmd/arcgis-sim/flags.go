@@ -22,8 +22,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -54,6 +57,15 @@ type fileConfig struct {
 	Standalone           bool              `json:"standalone,omitempty"`
 	OldServer            bool              `json:"oldServer,omitempty"`
 	RealStatusCodes      bool              `json:"realStatusCodes,omitempty"`
+
+	ClockOffset          string                       `json:"clockOffset,omitempty"` // a Go duration, e.g. "2s", "-2m"
+	PortalAliases        []string                     `json:"portalAliases,omitempty"`
+	ServerTokensAtPortal bool                         `json:"serverTokensAtPortal,omitempty"`
+	Wording              arcgissim.Wording            `json:"wording,omitzero"`
+	WordingAt            map[string]arcgissim.Wording `json:"wordingAt,omitempty"`
+	Roles                map[string]arcgissim.Role    `json:"roles,omitempty"`
+	Privileges           map[string][]string          `json:"privileges,omitempty"`
+	APIKeys              []arcgissim.APIKeyItem       `json:"apiKeys,omitempty"`
 }
 
 // pairs is a repeatable NAME:SECRET flag. A malformed value is reported
@@ -87,6 +99,49 @@ func (p *pairs) err() error {
 	return nil
 }
 
+// apiKeyFlags is the repeatable --api-key ITEM_ID:OWNER:CLIENT_ID:CLIENT_SECRET
+// flag; like pairs, a malformed value is reported without echoing it.
+type apiKeyFlags struct {
+	items     []arcgissim.APIKeyItem
+	malformed bool
+}
+
+func (a *apiKeyFlags) String() string { return "" }
+
+func (a *apiKeyFlags) Set(v string) error {
+	parts := strings.SplitN(v, ":", 4)
+	if len(parts) != 4 || slices.Contains(parts, "") {
+		a.malformed = true
+		return nil
+	}
+	a.items = append(a.items, arcgissim.APIKeyItem{ItemID: parts[0], Owner: parts[1], ClientID: parts[2], ClientSecret: parts[3]})
+	return nil
+}
+
+func (a *apiKeyFlags) err() error {
+	if a.malformed {
+		return errors.New("invalid --api-key value: want ITEM_ID:OWNER:CLIENT_ID:CLIENT_SECRET")
+	}
+	return nil
+}
+
+// roleFlags is the repeatable --role NAME:ROLE flag.
+type roleFlags map[string]arcgissim.Role
+
+func (r *roleFlags) String() string { return "" }
+
+func (r *roleFlags) Set(v string) error {
+	name, role, ok := strings.Cut(v, ":")
+	if !ok || name == "" {
+		return errors.New("want NAME:ROLE")
+	}
+	if *r == nil {
+		*r = roleFlags{}
+	}
+	(*r)[name] = arcgissim.Role(role)
+	return nil
+}
+
 // list is a repeatable string flag.
 type list []string
 
@@ -115,6 +170,13 @@ func newFlagSet() (*flag.FlagSet, *flagValues) {
 	fs.BoolVar(&v.oldServer, "old-server", false, "old error shapes: details as a string, \"Invalid Token\", 201 for long unbound server tokens")
 	fs.BoolVar(&v.realStatus, "real-status-codes", false, "HTTP status = error code for 400, 403, 404, 405 (498 and 499 stay 200)")
 	fs.BoolVar(&v.standalone, "standalone", false, "a standalone server: no owningSystemUrl, no federated exchange")
+	fs.DurationVar(&v.clockOffset, "clock-offset", 0, "run the service clock this far ahead (negative: behind), e.g. 2s or -2m")
+	fs.Var(&v.aliases, "portal-alias", "also serve the portal under context `PATH`, e.g. /arcgis (repeatable)")
+	fs.BoolVar(&v.tokensAtPortal, "server-tokens-at-portal", false, "the federated server's rest/info sends logins to the portal's generateToken (username/password + serverUrl)")
+	fs.StringVar(&v.loginWording, "login-wording", "", "wording of a failed login: standard, incorrect, invalidCredentials, http401")
+	fs.StringVar(&v.lockoutWording, "lockout-wording", "", "wording of a locked account: standard, unknown")
+	fs.Var(&v.roles, "role", "portal role of a user, `NAME:ROLE` with ROLE org_admin, org_publisher or org_user (repeatable)")
+	fs.Var(&v.apiKeys, "api-key", "add an API key credentials item, `ITEM_ID:OWNER:CLIENT_ID:CLIENT_SECRET` (repeatable; referrers, privileges and slots in --config)")
 	fs.BoolVar(&v.logRequests, "log-requests", false, "log each request (endpoint, outcome, status; never query strings, bodies, tokens or credentials)")
 	return fs, v
 }
@@ -122,9 +184,14 @@ func newFlagSet() (*flag.FlagSet, *flagValues) {
 type flagValues struct {
 	listen, caOut, config                             string
 	users, apps                                       pairs
-	noAdmin                                           list
+	noAdmin, aliases                                  list
 	portalDefault, portalMax, serverShort, serverLong int
 	oldServer, realStatus, standalone, logRequests    bool
+	clockOffset                                       time.Duration
+	tokensAtPortal                                    bool
+	loginWording, lockoutWording                      string
+	roles                                             roleFlags
+	apiKeys                                           apiKeyFlags
 }
 
 // parseArgs reads the command line: defaults, then the --config file, then
@@ -137,7 +204,7 @@ func parseArgs(args []string) (*options, error) {
 		}
 		return nil, fmt.Errorf("%w (see --help)", err)
 	}
-	if err := errors.Join(v.users.err(), v.apps.err()); err != nil {
+	if err := errors.Join(v.users.err(), v.apps.err(), v.apiKeys.err()); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -168,6 +235,20 @@ func parseArgs(args []string) (*options, error) {
 		Standalone:           file.Standalone,
 		OldServer:            file.OldServer,
 		RealStatusCodes:      file.RealStatusCodes,
+		PortalAliases:        file.PortalAliases,
+		ServerTokensAtPortal: file.ServerTokensAtPortal,
+		Wording:              file.Wording,
+		WordingAt:            file.WordingAt,
+		Roles:                file.Roles,
+		Privileges:           file.Privileges,
+		APIKeys:              file.APIKeys,
+	}
+	if file.ClockOffset != "" {
+		d, err := time.ParseDuration(file.ClockOffset)
+		if err != nil {
+			return nil, fmt.Errorf("parsing --config %s: clockOffset: %w", v.config, err)
+		}
+		cfg.ClockOffset = d
 	}
 	if cfg.Listen == "" {
 		cfg.Listen = defaultListen
@@ -186,6 +267,10 @@ func parseArgs(args []string) (*options, error) {
 		{"old-server", func() { cfg.OldServer = v.oldServer }},
 		{"real-status-codes", func() { cfg.RealStatusCodes = v.realStatus }},
 		{"standalone", func() { cfg.Standalone = v.standalone }},
+		{"clock-offset", func() { cfg.ClockOffset = v.clockOffset }},
+		{"server-tokens-at-portal", func() { cfg.ServerTokensAtPortal = v.tokensAtPortal }},
+		{"login-wording", func() { cfg.Wording.LoginFailure = arcgissim.LoginWording(v.loginWording) }},
+		{"lockout-wording", func() { cfg.Wording.Lockout = arcgissim.LockoutWording(v.lockoutWording) }},
 	}
 	for _, o := range overrides {
 		if set[o.name] {
@@ -195,6 +280,14 @@ func parseArgs(args []string) (*options, error) {
 	cfg.Users = merge(cfg.Users, v.users.m)
 	cfg.Apps = merge(cfg.Apps, v.apps.m)
 	cfg.NoAdmin = append(cfg.NoAdmin, v.noAdmin...)
+	cfg.PortalAliases = append(cfg.PortalAliases, v.aliases...)
+	cfg.APIKeys = append(cfg.APIKeys, v.apiKeys.items...)
+	if len(v.roles) > 0 {
+		roles := make(map[string]arcgissim.Role, len(cfg.Roles)+len(v.roles))
+		maps.Copy(roles, cfg.Roles)
+		maps.Copy(roles, v.roles)
+		cfg.Roles = roles
+	}
 	return &options{cfg: cfg, caOut: v.caOut, logRequests: v.logRequests}, nil
 }
 
@@ -235,9 +328,21 @@ the federated token exchange. It never prints a password, secret or token.
 
 Endpoints (ROOT is the listen URL):
   ROOT/portal/sharing/rest/generateToken  portal token; with token+serverUrl, a federated server token
-  ROOT/portal/sharing/rest/oauth2/token   OAuth client credentials (grant_type=client_credentials)
+  ROOT/portal/sharing/rest/oauth2/token   OAuth client credentials (grant_type=client_credentials);
+                                          with apiToken=1|2 an API key (regenerateApiToken=true)
   ROOT/portal/sharing/rest/info           portal discovery
-  ROOT/portal/sharing/rest/portals/self   who a portal or OAuth token belongs to
+  ROOT/portal/sharing/rest/portals/self   the portal; with a token, its user (or app)
+  ROOT/portal/sharing/rest/community/self the signed-in user (username, role, privileges, ...)
+  ROOT/portal/sharing/rest/community/users/NAME
+                                          a user's profile (full for the user and admins)
+  ROOT/portal/sharing/rest/oauth2/revokeToken
+                                          invalidate an API key slot (apiToken=1|2)
+  ROOT/portal/sharing/rest/content/items/ITEM
+                                          an item (apiToken1/2ExpirationDate), owner only
+  ROOT/portal/sharing/rest/content/users/OWNER/items/ITEM/registeredAppInfo
+                                          an item's app: client id/secret, slots active
+  ROOT/portal/sharing/rest/content/users/OWNER/items/ITEM/update
+                                          set apiToken1/2ExpirationDate (<= 1 year ahead)
   ROOT/server/rest/info                   server discovery (authInfo, owningSystemUrl)
   ROOT/server/tokens/generateToken        server token
   ROOT/server/admin/generateToken         admin API token ("expires" is a string)
@@ -254,8 +359,16 @@ Control API (no authentication; loopback only):
   POST /__sim/reset      reset the counters
   POST /__sim/users      {"username":"NAME","password":"PW"} (empty password deletes)
   POST /__sim/apps       {"clientId":"ID","clientSecret":"SECRET"} (empty secret deletes)
+  GET|POST /__sim/clock  service clock offset, {"offset":"2s"} (negative: behind)
+  GET|POST /__sim/wording
+                         {"endpoint":"portal/generateToken","loginFailure":"incorrect",
+                         "lockout":"unknown"} (endpoint "" for all)
+  GET|POST /__sim/apikeys
+                         list API key items and slots, or add/replace one (YAML fields below)
+  POST /__sim/apikeys/ITEM/invalidate
+                         {"slot":1}: invalidate a key from outside
   GET  /__sim/ca.pem     the CA certificate
-  GET  /__sim/secrets    every token issued and password configured, for leak scans
+  GET  /__sim/secrets    every token and key issued and secret configured, for leak scans
 
 Flags:
 %s
@@ -273,6 +386,23 @@ Config file (--config, YAML; flags override it, --user/--app/--no-admin add to i
   standalone: false
   oldServer: false
   realStatusCodes: false
+  clockOffset: 2s                  # the service clock runs 2 s ahead
+  portalAliases: [/arcgis]         # the same portal under ROOT/arcgis too
+  serverTokensAtPortal: false      # rest/info sends server logins to the portal
+  wording: {loginFailure: standard, lockout: standard}
+  wordingAt: {server/tokens/generateToken: {loginFailure: http401}}
+  roles: {bob: org_user}           # org_admin (default), org_publisher, org_user
+  privileges: {carol: [portal:user:createItem]}
+  apiKeys:
+  - itemId: 0123456789abcdef0123456789abcdef
+    owner: alice
+    clientId: apikey-client
+    clientSecret: apikey-secret
+    appType: apikey                # anything else: not API key credentials
+    httpReferrers: []
+    privileges: [premium:user:geocode:temporary]
+    slot1: {expirationDate: "2027-01-01T00:00:00Z", active: true}
+    slot2: {}
 
 Passwords given with --user are visible to other local users in the process
 list; prefer --config for anything but throw-away demos.
@@ -281,6 +411,8 @@ Inferred (not confirmed by a source): the lock-out message and details of the
 lock-out policy, that unbound server tokens are short-lived only, the wording
 of several 400 and 405 details, that a federated server token never outlives
 its portal token, that servers refuse portal tokens (498; 403 at a federated
-admin directory), and the admin API's messages. See the package
+admin directory), the admin API's messages, the unknown login and lock-out
+wordings, what other users see of a profile, and most API key item details
+(refusals beyond one year, keys for slots without a date, referrer matching). See the package
 documentation of internal/arcgissim for the exact JSON of every error.
 `

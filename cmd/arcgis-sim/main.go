@@ -92,16 +92,27 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	c := opts.cfg
 	fmt.Fprintf(out, "arcgis-sim: ArcGIS token service simulator\n")
 	fmt.Fprintf(out, "portal:  %s\n", sim.PortalURL())
+	if doors := sim.PortalURLs(); len(doors) > 1 {
+		fmt.Fprintf(out, "doors:   %s\n", strings.Join(doors[1:], ", "))
+	}
+	if opts.cfg.ServerTokensAtPortal {
+		federation += ", logins at the portal"
+	}
 	fmt.Fprintf(out, "server:  %s (%s)\n", sim.ServerURL(), federation)
 	fmt.Fprintf(out, "control: %s/__sim/\n", sim.URL())
 	fmt.Fprintf(out, "CA:      %s\n", caLine)
 	fmt.Fprintf(out, "users:   %s\n", describeUsers(c.Users, c.NoAdmin))
 	fmt.Fprintf(out, "apps:    %s\n", orNone(sortedKeys(c.Apps)))
-	fmt.Fprintf(out, "options: portal %d/%d min, server %d/%d min, lock-out %d/%d min, old-server=%t, real-status-codes=%t\n",
+	var items []string
+	for _, it := range sim.APIKeyItems() {
+		items = append(items, it.ItemID+" (owner "+it.Owner+", "+it.AppType+")")
+	}
+	fmt.Fprintf(out, "items:   %s\n", orNone(items))
+	fmt.Fprintf(out, "options: portal %d/%d min, server %d/%d min, lock-out %d/%d min, old-server=%t, real-status-codes=%t, clock-offset=%s\n",
 		orDefault(c.PortalDefaultMinutes, arcgissim.DefaultPortalDefaultMinutes), orDefault(c.PortalMaxMinutes, arcgissim.DefaultPortalMaxMinutes),
 		orDefault(c.ServerShortMinutes, arcgissim.DefaultServerShortMinutes), orDefault(c.ServerLongMinutes, arcgissim.DefaultServerLongMinutes),
 		orDefault(c.LockoutAttempts, arcgissim.DefaultLockoutAttempts), orDefault(c.LockoutMinutes, arcgissim.DefaultLockoutMinutes),
-		c.OldServer, c.RealStatusCodes)
+		c.OldServer, c.RealStatusCodes, sim.ClockOffset())
 	fmt.Fprintf(out, "Serving; press Ctrl-C to stop.\n")
 
 	<-ctx.Done()

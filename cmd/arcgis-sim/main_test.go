@@ -217,6 +217,12 @@ func TestRunErrors(t *testing.T) {
 		{"config of the wrong type", "parsing --config", []string{"--config", badType}},
 		{"non-loopback listen", "loopback", []string{"--listen", "0.0.0.0:0"}},
 		{"inconsistent caps", "PortalDefaultMinutes", []string{"--listen", "127.0.0.1:0", "--portal-default-minutes", "20", "--portal-max-minutes", "10"}},
+		{"api key without a secret", "invalid --api-key value", []string{"--api-key", "item:alice:TopSecret"}},
+		{"unknown login wording", "login failure wording", []string{"--listen", "127.0.0.1:0", "--login-wording", "rude"}},
+		{"unknown role", "unknown role", []string{"--listen", "127.0.0.1:0", "--role", "bob:boss"}},
+		{"bad alias", "portal alias", []string{"--listen", "127.0.0.1:0", "--portal-alias", "arcgis"}},
+		{"tokens at portal when standalone", "ServerTokensAtPortal", []string{"--listen", "127.0.0.1:0", "--standalone", "--server-tokens-at-portal"}},
+		{"bad clock offset", "clock-offset", []string{"--clock-offset", "soon"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out strings.Builder
@@ -237,9 +243,72 @@ func TestHelp(t *testing.T) {
 	if err := run(context.Background(), []string{"--help"}, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"--ca-out", "-portal-default-minutes", "/__sim/faults", "Inferred"} {
+	for _, want := range []string{"--ca-out", "-portal-default-minutes", "/__sim/faults", "Inferred",
+		"-clock-offset", "-portal-alias", "-server-tokens-at-portal", "-login-wording", "-lockout-wording", "-role", "-api-key",
+		"/__sim/clock", "/__sim/wording", "/__sim/apikeys", "community/self", "registeredAppInfo", "apiKeys:"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q", want)
 		}
 	}
+}
+
+// TestNewOptions: the clock offset, doors, logins at the portal,
+// wordings, roles and API key items, from flags and from the config file.
+func TestNewOptions(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "sim.yaml")
+	if err := os.WriteFile(cfgFile, []byte(`
+users: {alice: a-pw, bob: b-pw}
+clockOffset: -2m
+portalAliases: [/arcgis]
+wordingAt: {server/tokens/generateToken: {loginFailure: http401}}
+roles: {bob: org_publisher}
+privileges: {alice: [portal:user:createItem]}
+apiKeys:
+- itemId: item1
+  owner: alice
+  clientId: c1
+  clientSecret: s1
+  httpReferrers: [https://app.example.com/*]
+  privileges: [premium:user:geocode:temporary]
+  slot1: {expirationDate: "2030-01-02T03:04:05Z", active: true}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := parseArgs([]string{"--config", cfgFile, "--portal-alias", "/gis", "--server-tokens-at-portal",
+		"--login-wording", "incorrect", "--lockout-wording", "unknown", "--role", "carol:org_user",
+		"--api-key", "item2:bob:c2:s2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := opts.cfg
+	if c.ClockOffset != -2*time.Minute || !c.ServerTokensAtPortal || strings.Join(c.PortalAliases, ",") != "/arcgis,/gis" {
+		t.Errorf("offset %v, tokens at portal %t, aliases %v", c.ClockOffset, c.ServerTokensAtPortal, c.PortalAliases)
+	}
+	if c.Wording.LoginFailure != "incorrect" || c.Wording.Lockout != "unknown" || c.WordingAt["server/tokens/generateToken"].LoginFailure != "http401" {
+		t.Errorf("wording %+v at %+v", c.Wording, c.WordingAt)
+	}
+	if c.Roles["bob"] != "org_publisher" || c.Roles["carol"] != "org_user" || len(c.Privileges["alice"]) != 1 {
+		t.Errorf("roles %v privileges %v", c.Roles, c.Privileges)
+	}
+	if len(c.APIKeys) != 2 || c.APIKeys[0].ItemID != "item1" || !c.APIKeys[0].Slot1.Active ||
+		!c.APIKeys[0].Slot1.ExpirationDate.Equal(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) ||
+		c.APIKeys[0].HTTPReferrers[0] != "https://app.example.com/*" || c.APIKeys[1].ClientSecret != "s2" {
+		t.Errorf("api keys %+v", c.APIKeys)
+	}
+
+	s := startRun(t, "--listen", "127.0.0.1:0", "--config", cfgFile, "--portal-alias", "/gis", "--api-key", "item2:bob:c2:s2")
+	out := s.text()
+	for _, want := range []string{"doors:", "/arcgis", "/gis", "item1 (owner alice, apikey)", "item2 (owner bob, apikey)", "clock-offset=-2m0s"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("start-up output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, secret := range []string{"a-pw", "b-pw", "s1", "s2"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("start-up output shows a secret %q", secret)
+		}
+	}
+	s.stop(t)
 }
