@@ -173,8 +173,8 @@ func newFlagSet() (*flag.FlagSet, *flagValues) {
 	fs.DurationVar(&v.clockOffset, "clock-offset", 0, "run the service clock this far ahead (negative: behind), e.g. 2s or -2m")
 	fs.Var(&v.aliases, "portal-alias", "also serve the portal under context `PATH`, e.g. /arcgis (repeatable)")
 	fs.BoolVar(&v.tokensAtPortal, "server-tokens-at-portal", false, "the federated server's rest/info sends logins to the portal's generateToken (username/password + serverUrl)")
-	fs.StringVar(&v.loginWording, "login-wording", "", "wording of a failed login: standard, incorrect, invalidCredentials, http401")
-	fs.StringVar(&v.lockoutWording, "lockout-wording", "", "wording of a locked account: standard, unknown")
+	fs.StringVar(&v.loginWording, "login-wording", "", "`WORDING` of a failed login: standard, incorrect, invalidCredentials or http401")
+	fs.StringVar(&v.lockoutWording, "lockout-wording", "", "`WORDING` of a locked account: standard or unknown")
 	fs.Var(&v.roles, "role", "portal role of a user, `NAME:ROLE` with ROLE org_admin, org_publisher or org_user (repeatable)")
 	fs.Var(&v.apiKeys, "api-key", "add an API key credentials item, `ITEM_ID:OWNER:CLIENT_ID:CLIENT_SECRET` (repeatable; referrers, privileges and slots in --config)")
 	fs.BoolVar(&v.logRequests, "log-requests", false, "log each request (endpoint, outcome, status; never query strings, bodies, tokens or credentials)")
@@ -195,7 +195,8 @@ type flagValues struct {
 }
 
 // parseArgs reads the command line: defaults, then the --config file, then
-// the flags given explicitly. --user, --app and --no-admin add to the file's.
+// the flags given explicitly. --user, --app, --no-admin, --portal-alias,
+// --role and --api-key add to the file's.
 func parseArgs(args []string) (*options, error) {
 	fs, v := newFlagSet()
 	if err := fs.Parse(args); err != nil {
@@ -372,7 +373,8 @@ Control API (no authentication; loopback only):
 
 Flags:
 %s
-Config file (--config, YAML; flags override it, --user/--app/--no-admin add to it):
+Config file (--config, YAML; flags override it; --user, --app, --no-admin, --portal-alias,
+--role and --api-key add to it):
   listen: 127.0.0.1:8443
   users: {alice: alice-password, bob: bob-password}
   noAdmin: [bob]
