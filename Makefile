@@ -103,6 +103,12 @@ test-chart: ## Render the Helm chart (dist/chart) and check it against config/; 
 test-e2e: envtest build ## Run the end-to-end tests (the demo, about 2 minutes).
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -tags e2e ./test/e2e/ -count=1 -timeout 10m -v
 
+.PHONY: test-esri
+test-esri: ## Drive Esri's own JavaScript client (test/esri, @esri/arcgis-rest-request 4.10.2) against the simulator; needs node and npm.
+	@if grep -q '://' test/esri/package-lock.json; then echo "test/esri/package-lock.json records addresses: regenerate it with test/esri/.npmrc"; exit 1; fi
+	cd test/esri && npm ci --no-audit --no-fund
+	$(GO) run ./test/esri/driver -timeout 5m -- node test/esri/conformance.mjs
+
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s).
 	@hack/fuzz.sh $(FUZZTIME)
