@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, etcd and kubectl for envtest from published Go modules.
+# Builds kube-apiserver, etcd, kubectl and kube-controller-manager for envtest
+# (and kube-scheduler and kubelet when asked) from published Go modules.
 #
 # setup-envtest downloads release archives, which this project's build machines
 # cannot reach. Everything here comes from the Go module proxy instead: the tools
 # module in this folder requires k8s.io/kubernetes and maps each of its staging
 # modules to the published k8s.io/NAME release.
 #
-# Usage: hack/envtest/build.sh OUTDIR
+# Usage: hack/envtest/build.sh OUTDIR [BINARY...]
+#   BINARY: kube-apiserver etcd kubectl kube-controller-manager (the default set)
+#           kube-scheduler kubelet (on request; see `known` below)
 #   REGEN=1 K8S_VERSION=1.37.2  regenerate go.mod/go.sum for another release first.
 #
-# Cold build on 2 cores: about 5 minutes (see docs/development.md). When OUTDIR
-# holds binaries stamped with the same versions, the script exits at once.
+# Cold build on 2 cores: about 5 minutes (see docs/development.md). A binary
+# stamped (OUTDIR/.stamp.NAME) with the same versions is not built again; when
+# all asked for are, the script exits at once.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -45,7 +49,10 @@ if [[ "${REGEN:-}" == "1" ]]; then
     echo
     echo "tool ("
     echo "	k8s.io/kubernetes/cmd/kube-apiserver"
+    echo "	k8s.io/kubernetes/cmd/kube-controller-manager"
+    echo "	k8s.io/kubernetes/cmd/kube-scheduler"
     echo "	k8s.io/kubernetes/cmd/kubectl"
+    echo "	k8s.io/kubernetes/cmd/kubelet"
     echo ")"
   } > go.mod
   rm -f go.sum
@@ -54,15 +61,59 @@ fi
 
 k8s_version=$(go list -m -f "{{.Version}}" k8s.io/kubernetes)
 etcd_version=$(go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)
-stamp="kube-apiserver=${k8s_version} etcd=${etcd_version} kubectl=${k8s_version} go=$(go env GOVERSION)"
+go_version=$(go env GOVERSION)
 
-if [[ -f "$out/.stamp" && "$(cat "$out/.stamp")" == "$stamp" \
-      && -x "$out/kube-apiserver" && -x "$out/etcd" && -x "$out/kubectl" ]]; then
-  echo "envtest binaries up to date in $out ($stamp)"
+# The binaries this script knows: NAME PACKAGE (./etcd is this module's own
+# main package). Each is stamped on its own, so a target can build a subset:
+# `make envtest` builds the first four; kubelet and kube-scheduler are built
+# only when asked for (their packages are already in go.mod and go.sum).
+known=(
+  "kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver"
+  "etcd ./etcd"
+  "kubectl k8s.io/kubernetes/cmd/kubectl"
+  "kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager"
+  "kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler"
+  "kubelet k8s.io/kubernetes/cmd/kubelet"
+)
+wanted=("${@:2}")
+if [[ ${#wanted[@]} -eq 0 ]]; then
+  wanted=(kube-apiserver etcd kubectl kube-controller-manager)
+fi
+
+package_of() {
+  local entry
+  for entry in "${known[@]}"; do
+    if [[ ${entry%% *} == "$1" ]]; then
+      echo "${entry#* }"
+      return
+    fi
+  done
+  echo "build.sh: unknown binary $1 (known: ${known[*]%% *})" >&2
+  return 1
+}
+
+stamp_of() {
+  local version=$k8s_version
+  [[ $1 == etcd ]] && version=$etcd_version
+  echo "$1=${version} go=${go_version}"
+}
+
+# The stamps of the binaries already built; the old single-line .stamp
+# (kube-apiserver=... etcd=... kubectl=... go=...) is simply not matched.
+todo=()
+for name in "${wanted[@]}"; do
+  package_of "$name" >/dev/null
+  if [[ -x "$out/$name" && -f "$out/.stamp.$name" && "$(cat "$out/.stamp.$name")" == "$(stamp_of "$name")" ]]; then
+    continue
+  fi
+  todo+=("$name")
+done
+if [[ ${#todo[@]} -eq 0 ]]; then
+  echo "envtest binaries up to date in $out (${wanted[*]}: k8s ${k8s_version}, etcd ${etcd_version}, ${go_version})"
   exit 0
 fi
 
-echo "Building envtest binaries into $out: $stamp (cold: about 5 minutes on 2 cores)"
+echo "Building ${todo[*]} into $out (k8s ${k8s_version}, etcd ${etcd_version}, ${go_version}; cold: about 5 minutes on 2 cores)"
 start=$(date +%s)
 
 # Download first: letting go build fetch lazily leaves the CPUs idle (measured: +1.7 min).
@@ -76,13 +127,18 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   vflags+=" -X ${pkg}.gitVersion=${k8s_version} -X ${pkg}.gitTreeState=clean"
 done
 
+for name in "${todo[@]}"; do
+  t=$(date +%s)
+  rm -f "$out/.stamp.$name"
+  ldflags="-s -w"
+  [[ $name != etcd ]] && ldflags+=" ${vflags}"
+  go build -trimpath -ldflags "$ldflags" -o "$out/$name" "$(package_of "$name")"
+  case $name in
+    kubectl) "$out/$name" version --client | sed -n 1p ;;
+    *) "$out/$name" --version | sed -n 1p ;;
+  esac
+  stamp_of "$name" > "$out/.stamp.$name"
+  echo "built $name in $(( $(date +%s) - t ))s"
+done
 rm -f "$out/.stamp"
-go build -trimpath -ldflags "-s -w ${vflags}" -o "$out/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
-go build -trimpath -ldflags "-s -w" -o "$out/etcd" ./etcd
-go build -trimpath -ldflags "-s -w ${vflags}" -o "$out/kubectl" k8s.io/kubernetes/cmd/kubectl
-
-"$out/kube-apiserver" --version | sed -n 1p
-"$out/etcd" --version | sed -n 1p
-"$out/kubectl" version --client | sed -n 1p
-echo "$stamp" > "$out/.stamp"
 echo "envtest binaries built in $(( $(date +%s) - start ))s"
