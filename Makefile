@@ -6,9 +6,11 @@
 # hack/envtest/build.sh because setup-envtest's downloads are not reachable
 # from our build machines.
 
-# Image the manager is built into and deployed from.
-IMG ?= ghcr.io/tokenoperator/arcgis-token-operator:dev
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# Image the manager is built into and deployed from (`make image` names its
+# archives so; `make release` pins it to the digest).
+IMAGE_REPO ?= ghcr.io/tokenoperator/arcgis-token-operator
+IMG ?= $(IMAGE_REPO):$(VERSION)
 
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
@@ -40,6 +42,17 @@ GENERATED = config/crd/bases config/rbac/role.yaml api/v1alpha1/zz_generated.dee
 FUZZTIME ?= 30s
 
 LDFLAGS = -X github.com/tokenoperator/arcgis-token-operator/internal/version.Version=$(VERSION)
+
+# The image (make image): platforms, output, and what its labels say. The
+# creation time is the commit's, so that one commit gives one digest.
+IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
+IMAGE_DIR ?= $(CURDIR)/dist/image
+IMAGE_SOURCE ?= https://github.com/tokenoperator/arcgis-token-operator
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+# The Dockerfile builds with the same flags (hack/image checks that).
+IMAGE_LDFLAGS = -s -w $(LDFLAGS)
+IMAGE_BUILDER ?= $(LOCALBIN)/image-builder
 
 .PHONY: all
 all: build
@@ -90,14 +103,24 @@ verify-fmt: ## Fail when a Go file is not gofmt-formatted.
 vet: ## Run go vet (the end-to-end tests too).
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./test/e2e/
+	$(GO) vet -tags image ./test/image/
+	cd hack/image && $(GO) vet ./...
 
 .PHONY: test
-test: verify-generated verify-fmt vet envtest test-chart ## Check generated files, gofmt and vet, then run every test against a real kube-apiserver and etcd.
+test: verify-generated verify-fmt vet envtest test-chart test-image-builder ## Check generated files, gofmt and vet, then run every test against a real kube-apiserver and etcd.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test ./... -count=1 -timeout 20m -coverprofile cover.out
 
 .PHONY: test-chart
 test-chart: ## Render the Helm chart (dist/chart) and check it against config/; test/chart is a Go module of its own.
 	cd test/chart && $(GO) test ./... -count=1
+
+.PHONY: test-image-builder
+test-image-builder: ## Test hack/image (reproducible layers, the image's files, user and labels, the Dockerfile describing the same image); a Go module of its own.
+	cd hack/image && $(GO) test ./... -count=1
+
+.PHONY: test-image
+test-image: envtest image ## Boot the image with runc (as root; needs Debian's runc and umoci): read-only root, uid 65532, healthz/readyz, one ArcGISToken Ready.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -tags image ./test/image/ -count=1 -timeout 10m -v
 
 .PHONY: test-e2e
 test-e2e: envtest build ## Run the end-to-end tests (the demo, about 2 minutes).
@@ -134,9 +157,21 @@ build: ## Build the manager and the ArcGIS simulator into bin/.
 run: manifests generate ## Run the manager against the cluster in $KUBECONFIG (or --kubeconfig via ARGS).
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd $(ARGS)
 
+.PHONY: image
+image: image-builder ## Build the manager image for IMAGE_PLATFORMS without a container engine: dist/image/oci (OCI layout), dist/image/manager-ARCH.tar (docker archives), dist/image/ref.
+	@for p in $(IMAGE_PLATFORMS); do \
+		echo "go build $$p"; \
+		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -ldflags "$(IMAGE_LDFLAGS)" \
+			-o $(LOCALBIN)/image/manager-$${p%/*}-$${p#*/} ./cmd; \
+	done
+	$(IMAGE_BUILDER) build -out $(IMAGE_DIR) -repository $(IMAGE_REPO) -version $(VERSION) \
+		-revision $(REVISION) -source $(IMAGE_SOURCE) -created $(SOURCE_DATE_EPOCH) \
+		$(foreach p,$(IMAGE_PLATFORMS),-binary $(p)=$(LOCALBIN)/image/manager-$(subst /,-,$(p)))
+
 .PHONY: docker-build
-docker-build: ## Build the manager image (needs a container engine).
-	docker build --build-arg VERSION=$(VERSION) -t $(IMG) .
+docker-build: ## Build the manager image with a container engine (the same image as make image, for the host's platform).
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
+		--build-arg CREATED=$$(date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%dT%H:%M:%SZ) -t $(IMG) .
 
 .PHONY: docker-push
 docker-push: ## Push the manager image.
@@ -167,8 +202,14 @@ $(LOCALBIN):
 	mkdir -p $(LOCALBIN)
 
 .PHONY: envtest
-envtest: ## Build kube-apiserver, etcd and kubectl for envtest into bin/k8s (cold: about 5 min; cached by a stamp).
+envtest: ## Build kube-apiserver, etcd, kubectl and kube-controller-manager for envtest into bin/k8s (cold: about 5 min; cached by stamps).
 	hack/envtest/build.sh $(ENVTEST_ASSETS)
+
+# Built every time (the Go build cache makes that quick), so that a change to
+# hack/image is never missed; its dependencies are pinned in hack/image/go.mod.
+.PHONY: image-builder
+image-builder: | $(LOCALBIN)
+	cd hack/image && $(GO) build -o $(IMAGE_BUILDER) .
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN)
