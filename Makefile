@@ -24,6 +24,8 @@ CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.1
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOVULNCHECK_VERSION ?= v1.9.0
+CRD_REF_DOCS_VERSION ?= v0.3.0
+HELM_DOCS_VERSION ?= v1.14.2
 # The Go vulnerability database, as published on the Go module proxy (its
 # data/osv folder is read directly: the database's own site is not reachable
 # from our build machines). Bump it to learn of newer vulnerabilities.
@@ -33,10 +35,14 @@ CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 GOVULNCHECK ?= $(LOCALBIN)/govulncheck-$(GOVULNCHECK_VERSION)
+CRD_REF_DOCS ?= $(LOCALBIN)/crd-ref-docs-$(CRD_REF_DOCS_VERSION)
+HELM_DOCS ?= $(LOCALBIN)/helm-docs-$(HELM_DOCS_VERSION)
 KUBECTL ?= $(ENVTEST_ASSETS)/kubectl
 
 # Generated files: `make test` fails when these drift from the markers.
 GENERATED = config/crd/bases config/rbac/role.yaml api/v1alpha1/zz_generated.deepcopy.go
+# Generated docs: `make test` fails when these drift from the API types and the chart's values.
+GENERATED_DOCS = docs/reference/api.md dist/chart/README.md
 
 # How long each fuzz target runs in `make fuzz` (and in CI).
 FUZZTIME ?= 30s
@@ -90,6 +96,16 @@ generate: controller-gen ## Generate the DeepCopy methods.
 verify-generated: ## Fail when generated files differ from what the markers produce.
 	@hack/verify-generated.sh "$(MAKE)" $(GENERATED)
 
+.PHONY: docs
+docs: crd-ref-docs helm-docs ## Generate the API reference (docs/reference/api.md) from api/ and the Helm chart's values table (dist/chart/README.md) from its values.yaml.
+	$(CRD_REF_DOCS) --source-path=./api --config=hack/crd-ref-docs/config.yaml --renderer=markdown \
+		--templates-dir=hack/crd-ref-docs/templates/markdown --output-path=docs/reference/api.md --log-level=ERROR
+	$(HELM_DOCS) --chart-search-root=dist/chart --template-files=README.md.gotmpl --sort-values-order=file --log-level=warning
+
+.PHONY: verify-docs
+verify-docs: ## Fail when the generated docs differ from what make docs writes.
+	@VERIFY_TARGETS=docs hack/verify-generated.sh "$(MAKE)" $(GENERATED_DOCS)
+
 .PHONY: fmt
 fmt: ## Format the code (gofmt -s).
 	gofmt -s -w $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')
@@ -107,12 +123,12 @@ vet: ## Run go vet (the end-to-end tests too).
 	cd hack/image && $(GO) vet ./...
 
 .PHONY: test
-test: verify-generated verify-fmt vet envtest test-chart test-image-builder ## Check generated files, gofmt and vet, then run every test against a real kube-apiserver and etcd.
+test: verify-generated verify-docs verify-fmt vet envtest test-chart test-image-builder ## Check generated files and docs, gofmt and vet, then run every test against a real kube-apiserver and etcd.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test ./... -count=1 -timeout 20m -coverprofile cover.out
 
 .PHONY: test-chart
-test-chart: ## Render the Helm chart (dist/chart) and check it against config/; test/chart is a Go module of its own.
-	cd test/chart && $(GO) test ./... -count=1
+test-chart: envtest ## Render the Helm chart (dist/chart) and check it against config/ (built with kubectl kustomize); test/chart is a Go module of its own.
+	cd test/chart && KUBECTL="$(KUBECTL)" $(GO) test ./... -count=1
 
 .PHONY: test-image-builder
 test-image-builder: ## Test hack/image (reproducible layers, the image's files, user and labels, the Dockerfile describing the same image); a Go module of its own.
@@ -228,6 +244,16 @@ $(KUSTOMIZE): | $(LOCALBIN)
 golangci-lint: $(GOLANGCI_LINT)
 $(GOLANGCI_LINT): | $(LOCALBIN)
 	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+.PHONY: crd-ref-docs
+crd-ref-docs: $(CRD_REF_DOCS)
+$(CRD_REF_DOCS): | $(LOCALBIN)
+	$(call go-install-tool,$(CRD_REF_DOCS),github.com/elastic/crd-ref-docs,$(CRD_REF_DOCS_VERSION))
+
+.PHONY: helm-docs
+helm-docs: $(HELM_DOCS)
+$(HELM_DOCS): | $(LOCALBIN)
+	$(call go-install-tool,$(HELM_DOCS),github.com/norwoodj/helm-docs/cmd/helm-docs,$(HELM_DOCS_VERSION))
 
 .PHONY: govulncheck
 govulncheck: $(GOVULNCHECK)

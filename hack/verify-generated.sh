@@ -4,9 +4,12 @@
 # markers. Works without git (it compares against a snapshot), so it also
 # catches drift in a working tree with uncommitted changes.
 #
-# Usage: hack/verify-generated.sh MAKE PATH...
+# Usage: [VERIFY_TARGETS="docs"] hack/verify-generated.sh MAKE PATH...
+# (VERIFY_TARGETS: the make targets that regenerate PATH; default
+# "manifests generate".)
 set -euo pipefail
 make_cmd=$1; shift
+targets=${VERIFY_TARGETS:-manifests generate}
 snapshot=$(mktemp -d)
 trap 'rm -rf "$snapshot"' EXIT
 
@@ -17,18 +20,19 @@ for p in "$@"; do
   fi
 done
 
-$make_cmd -s manifests generate >/dev/null
+# shellcheck disable=SC2086 # targets is a list of words
+$make_cmd -s $targets >/dev/null
 
 drift=0
 for p in "$@"; do
   if ! diff -ruN "$snapshot/$p" "$p" >"$snapshot/diff.txt" 2>&1; then
-    echo "generated files drift from the markers: $p"
+    echo "generated files drift from their sources: $p (make $targets)"
     sed -n 1,60p "$snapshot/diff.txt"
     drift=1
   fi
 done
 if [[ $drift -ne 0 ]]; then
   echo
-  echo "The tree now holds the regenerated files: review and commit them (make manifests generate)."
+  echo "The tree now holds the regenerated files: review and commit them (make $targets)."
   exit 1
 fi

@@ -2,6 +2,7 @@
 # Copies the generated manifests the chart embeds from config/ into files/:
 #   config/crd/bases/*.yaml  -> files/crds/   (the CRDs, rendered by templates/crd/)
 #   config/rbac/role.yaml    -> files/rbac/   (the manager's rules, by templates/rbac/manager.yaml)
+#   config/prometheus/prometheusrule.yaml -> files/prometheus/ (the alerts, by templates/prometheusrule.yaml)
 # Run it after `make manifests`. With --check it changes nothing and fails when
 # the chart's copies differ from config/ (the chart render test checks the same).
 set -euo pipefail
@@ -21,6 +22,7 @@ for crd in "$root"/config/crd/bases/*.yaml; do
   pairs+=("$crd" "$chart/files/crds/$(basename "$crd")")
 done
 pairs+=("$root/config/rbac/role.yaml" "$chart/files/rbac/role.yaml")
+pairs+=("$root/config/prometheus/prometheusrule.yaml" "$chart/files/prometheus/prometheusrule.yaml")
 
 drift=0
 for ((i = 0; i < ${#pairs[@]}; i += 2)); do

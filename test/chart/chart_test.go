@@ -54,8 +54,11 @@ const (
 	namespace = "arcgis-system"
 	// fullname is the prefix of every object of release "tokens".
 	fullname = "tokens-arcgis-token-operator"
-	crdName  = "arcgistokens.arcgis.tokenoperator.dev"
-	crdFile  = "arcgis.tokenoperator.dev_arcgistokens.yaml"
+	// manager names the Deployment and its ServiceAccount, as config/default does.
+	manager    = fullname + "-controller-manager"
+	metricsSvc = fullname + "-controller-manager-metrics-service"
+	crdName    = "arcgistokens.arcgis.tokenoperator.dev"
+	crdFile    = "arcgis.tokenoperator.dev_arcgistokens.yaml"
 )
 
 // object is one rendered manifest.
@@ -128,13 +131,19 @@ func loadChart(t *testing.T) *chart.Chart {
 // would, with values given as YAML (validated against values.schema.json).
 func renderErr(t *testing.T, values string) (rendering, error) {
 	t.Helper()
+	return renderRelease(t, release, namespace, values)
+}
+
+// renderRelease renders the chart as `helm install NAME -n NAMESPACE` would.
+func renderRelease(t *testing.T, name, ns, values string) (rendering, error) {
+	t.Helper()
 	ch := loadChart(t)
 	vals, err := chartutil.ReadValues([]byte(values))
 	if err != nil {
 		t.Fatal(err)
 	}
 	rv, err := chartutil.ToRenderValues(ch, vals, chartutil.ReleaseOptions{
-		Name: release, Namespace: namespace, Revision: 1, IsInstall: true,
+		Name: name, Namespace: ns, Revision: 1, IsInstall: true,
 	}, chartutil.DefaultCapabilities)
 	if err != nil {
 		return rendering{}, err
@@ -258,7 +267,10 @@ func TestChartSyncedWithConfig(t *testing.T) {
 	if !slices.Equal(baseNames, copyNames) {
 		t.Errorf("dist/chart/files/crds holds %v, config/crd/bases %v: run dist/chart/sync.sh", copyNames, baseNames)
 	}
-	pairs := map[string]string{"config/rbac/role.yaml": "dist/chart/files/rbac/role.yaml"}
+	pairs := map[string]string{
+		"config/rbac/role.yaml":                 "dist/chart/files/rbac/role.yaml",
+		"config/prometheus/prometheusrule.yaml": "dist/chart/files/prometheus/prometheusrule.yaml",
+	}
 	for _, name := range baseNames {
 		pairs["config/crd/bases/"+name] = "dist/chart/files/crds/" + name
 	}
@@ -283,9 +295,10 @@ func TestChartSyncedWithConfig(t *testing.T) {
 func TestChartLint(t *testing.T) {
 	for name, values := range map[string]map[string]any{
 		"defaults": nil,
-		"watchNamespaces and serviceMonitor": {
+		"watchNamespaces, serviceMonitor and prometheusRule": {
 			"watchNamespaces": []any{"team-a", "team-b"},
 			"serviceMonitor":  map[string]any{"enabled": true},
+			"prometheusRule":  map[string]any{"enabled": true},
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -303,20 +316,20 @@ func TestChartLint(t *testing.T) {
 
 // defaultIDs is every object the default values install.
 var defaultIDs = []string{
-	"ClusterRole " + fullname + "-arcgistoken-admin",
-	"ClusterRole " + fullname + "-arcgistoken-editor",
-	"ClusterRole " + fullname + "-arcgistoken-viewer",
-	"ClusterRole " + fullname + "-manager",
-	"ClusterRole " + fullname + "-metrics-auth",
+	"ClusterRole " + fullname + "-arcgistoken-admin-role",
+	"ClusterRole " + fullname + "-arcgistoken-editor-role",
+	"ClusterRole " + fullname + "-arcgistoken-viewer-role",
+	"ClusterRole " + fullname + "-manager-role",
+	"ClusterRole " + fullname + "-metrics-auth-role",
 	"ClusterRole " + fullname + "-metrics-reader",
-	"ClusterRoleBinding " + fullname + "-manager",
-	"ClusterRoleBinding " + fullname + "-metrics-auth",
+	"ClusterRoleBinding " + fullname + "-manager-rolebinding",
+	"ClusterRoleBinding " + fullname + "-metrics-auth-rolebinding",
 	"CustomResourceDefinition " + crdName,
-	"Deployment " + namespace + "/" + fullname,
-	"Role " + namespace + "/" + fullname + "-leader-election",
-	"RoleBinding " + namespace + "/" + fullname + "-leader-election",
-	"Service " + namespace + "/" + fullname + "-metrics",
-	"ServiceAccount " + namespace + "/" + fullname,
+	"Deployment " + namespace + "/" + manager,
+	"Role " + namespace + "/" + fullname + "-leader-election-role",
+	"RoleBinding " + namespace + "/" + fullname + "-leader-election-rolebinding",
+	"Service " + namespace + "/" + metricsSvc,
+	"ServiceAccount " + namespace + "/" + manager,
 }
 
 // TestChartDefaults renders the default values and checks each object
@@ -352,26 +365,26 @@ func TestChartDefaults(t *testing.T) {
 		}
 	})
 
-	sa := r.find(t, "ServiceAccount "+namespace+"/"+fullname)
+	sa := r.find(t, "ServiceAccount "+namespace+"/"+manager)
 
 	t.Run("manager ClusterRole rules equal config/rbac/role.yaml", func(t *testing.T) {
-		got := rulesOf(t, r.find(t, "ClusterRole "+fullname+"-manager"))
+		got := rulesOf(t, r.find(t, "ClusterRole "+fullname+"-manager-role"))
 		if want := configRules(t, "rbac/role.yaml"); !reflect.DeepEqual(got, want) {
 			t.Errorf("rules:\n%s\nwant:\n%s", toJSON(got), toJSON(want))
 		}
 		var b rbacv1.ClusterRoleBinding
-		r.find(t, "ClusterRoleBinding "+fullname+"-manager").decode(t, &b)
-		checkBinding(t, b.RoleRef, b.Subjects, "ClusterRole", fullname+"-manager", sa)
+		r.find(t, "ClusterRoleBinding "+fullname+"-manager-rolebinding").decode(t, &b)
+		checkBinding(t, b.RoleRef, b.Subjects, "ClusterRole", fullname+"-manager-role", sa)
 	})
 
 	t.Run("other roles equal config/rbac", func(t *testing.T) {
 		for id, path := range map[string]string{
-			"Role " + namespace + "/" + fullname + "-leader-election": "rbac/leader_election_role.yaml",
-			"ClusterRole " + fullname + "-metrics-auth":               "rbac/metrics_auth_role.yaml",
-			"ClusterRole " + fullname + "-metrics-reader":             "rbac/metrics_reader_role.yaml",
-			"ClusterRole " + fullname + "-arcgistoken-admin":          "rbac/arcgistoken_admin_role.yaml",
-			"ClusterRole " + fullname + "-arcgistoken-editor":         "rbac/arcgistoken_editor_role.yaml",
-			"ClusterRole " + fullname + "-arcgistoken-viewer":         "rbac/arcgistoken_viewer_role.yaml",
+			"Role " + namespace + "/" + fullname + "-leader-election-role": "rbac/leader_election_role.yaml",
+			"ClusterRole " + fullname + "-metrics-auth-role":               "rbac/metrics_auth_role.yaml",
+			"ClusterRole " + fullname + "-metrics-reader":                  "rbac/metrics_reader_role.yaml",
+			"ClusterRole " + fullname + "-arcgistoken-admin-role":          "rbac/arcgistoken_admin_role.yaml",
+			"ClusterRole " + fullname + "-arcgistoken-editor-role":         "rbac/arcgistoken_editor_role.yaml",
+			"ClusterRole " + fullname + "-arcgistoken-viewer-role":         "rbac/arcgistoken_viewer_role.yaml",
 		} {
 			o := r.find(t, id)
 			if got, want := rulesOf(t, o), configRules(t, path); !reflect.DeepEqual(got, want) {
@@ -389,16 +402,16 @@ func TestChartDefaults(t *testing.T) {
 			}
 		}
 		var le rbacv1.RoleBinding
-		r.find(t, "RoleBinding "+namespace+"/"+fullname+"-leader-election").decode(t, &le)
-		checkBinding(t, le.RoleRef, le.Subjects, "Role", fullname+"-leader-election", sa)
+		r.find(t, "RoleBinding "+namespace+"/"+fullname+"-leader-election-rolebinding").decode(t, &le)
+		checkBinding(t, le.RoleRef, le.Subjects, "Role", fullname+"-leader-election-role", sa)
 		var ma rbacv1.ClusterRoleBinding
-		r.find(t, "ClusterRoleBinding "+fullname+"-metrics-auth").decode(t, &ma)
-		checkBinding(t, ma.RoleRef, ma.Subjects, "ClusterRole", fullname+"-metrics-auth", sa)
+		r.find(t, "ClusterRoleBinding "+fullname+"-metrics-auth-rolebinding").decode(t, &ma)
+		checkBinding(t, ma.RoleRef, ma.Subjects, "ClusterRole", fullname+"-metrics-auth-role", sa)
 	})
 
 	t.Run("Deployment", func(t *testing.T) {
 		var d appsv1.Deployment
-		r.find(t, "Deployment "+namespace+"/"+fullname).decode(t, &d)
+		r.find(t, "Deployment "+namespace+"/"+manager).decode(t, &d)
 		checkHardening(t, &d)
 		pod := d.Spec.Template.Spec
 		if pod.ServiceAccountName != sa.meta("name") {
@@ -432,9 +445,9 @@ func TestChartDefaults(t *testing.T) {
 
 	t.Run("metrics Service", func(t *testing.T) {
 		var svc corev1.Service
-		r.find(t, "Service "+namespace+"/"+fullname+"-metrics").decode(t, &svc)
+		r.find(t, "Service "+namespace+"/"+metricsSvc).decode(t, &svc)
 		var d appsv1.Deployment
-		r.find(t, "Deployment "+namespace+"/"+fullname).decode(t, &d)
+		r.find(t, "Deployment "+namespace+"/"+manager).decode(t, &d)
 		if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != 8443 || svc.Spec.Ports[0].Name != "https" ||
 			svc.Spec.Ports[0].TargetPort.String() != "metrics" {
 			t.Errorf("ports %+v, want https 8443 -> metrics", svc.Spec.Ports)
@@ -466,7 +479,7 @@ func TestChartDefaults(t *testing.T) {
 		}
 	})
 
-	if !strings.Contains(r.notes, "rollout status deployment/"+fullname) {
+	if !strings.Contains(r.notes, "rollout status deployment/"+manager) {
 		t.Errorf("NOTES.txt:\n%s", r.notes)
 	}
 }
@@ -546,29 +559,29 @@ func TestChartWatchNamespaces(t *testing.T) {
 	r := render(t, "watchNamespaces: [team-a, team-b]\n")
 	var want []string
 	for _, id := range defaultIDs {
-		if !strings.HasSuffix(id, " "+fullname+"-manager") {
+		if !strings.HasSuffix(id, " "+fullname+"-manager-role") && !strings.HasSuffix(id, " "+fullname+"-manager-rolebinding") {
 			want = append(want, id)
 		}
 	}
 	for _, ns := range []string{"team-a", "team-b"} {
-		want = append(want, "Role "+ns+"/"+fullname+"-manager", "RoleBinding "+ns+"/"+fullname+"-manager")
+		want = append(want, "Role "+ns+"/"+fullname+"-manager-role", "RoleBinding "+ns+"/"+fullname+"-manager-rolebinding")
 	}
 	sort.Strings(want)
 	if got := r.ids(); !slices.Equal(got, want) {
 		t.Errorf("objects:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
-	sa := r.find(t, "ServiceAccount "+namespace+"/"+fullname)
+	sa := r.find(t, "ServiceAccount "+namespace+"/"+manager)
 	rules := configRules(t, "rbac/role.yaml")
 	for _, ns := range []string{"team-a", "team-b"} {
-		if got := rulesOf(t, r.find(t, "Role "+ns+"/"+fullname+"-manager")); !reflect.DeepEqual(got, rules) {
+		if got := rulesOf(t, r.find(t, "Role "+ns+"/"+fullname+"-manager-role")); !reflect.DeepEqual(got, rules) {
 			t.Errorf("Role in %s: rules\n%s\nwant config/rbac/role.yaml's\n%s", ns, toJSON(got), toJSON(rules))
 		}
 		var b rbacv1.RoleBinding
-		r.find(t, "RoleBinding "+ns+"/"+fullname+"-manager").decode(t, &b)
-		checkBinding(t, b.RoleRef, b.Subjects, "Role", fullname+"-manager", sa)
+		r.find(t, "RoleBinding "+ns+"/"+fullname+"-manager-rolebinding").decode(t, &b)
+		checkBinding(t, b.RoleRef, b.Subjects, "Role", fullname+"-manager-role", sa)
 	}
 	var d appsv1.Deployment
-	r.find(t, "Deployment "+namespace+"/"+fullname).decode(t, &d)
+	r.find(t, "Deployment "+namespace+"/"+manager).decode(t, &d)
 	if !slices.Contains(d.Spec.Template.Spec.Containers[0].Args, "--watch-namespaces=team-a,team-b") {
 		t.Errorf("args %q lack --watch-namespaces=team-a,team-b", d.Spec.Template.Spec.Containers[0].Args)
 	}
@@ -581,12 +594,13 @@ func TestChartWatchNamespaces(t *testing.T) {
 // Service over HTTPS with the Prometheus ServiceAccount's token.
 func TestChartServiceMonitor(t *testing.T) {
 	r := render(t, "serviceMonitor:\n  enabled: true\n  labels:\n    release: prometheus\n")
-	want := append(slices.Clone(defaultIDs), "ServiceMonitor "+namespace+"/"+fullname)
+	monitorID := "ServiceMonitor " + namespace + "/" + manager + "-metrics-monitor"
+	want := append(slices.Clone(defaultIDs), monitorID)
 	sort.Strings(want)
 	if got := r.ids(); !slices.Equal(got, want) {
 		t.Errorf("objects:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
-	sm := r.find(t, "ServiceMonitor "+namespace+"/"+fullname)
+	sm := r.find(t, monitorID)
 	if sm.fields["apiVersion"] != "monitoring.coreos.com/v1" {
 		t.Errorf("apiVersion %v", sm.fields["apiVersion"])
 	}
@@ -595,6 +609,7 @@ func TestChartServiceMonitor(t *testing.T) {
 		Spec     struct {
 			Endpoints []struct {
 				Path, Port, Scheme, Interval, ScrapeTimeout, BearerTokenFile string
+				HonorLabels                                                  bool
 				TLSConfig                                                    map[string]any
 			}
 			Selector struct{ MatchLabels map[string]string }
@@ -611,11 +626,11 @@ func TestChartServiceMonitor(t *testing.T) {
 	}
 	ep := monitor.Spec.Endpoints[0]
 	if ep.Path != "/metrics" || ep.Port != "https" || ep.Scheme != "https" || ep.Interval != "30s" || ep.ScrapeTimeout != "10s" ||
-		ep.BearerTokenFile == "" || ep.TLSConfig["insecureSkipVerify"] != true {
+		ep.BearerTokenFile == "" || ep.TLSConfig["insecureSkipVerify"] != true || !ep.HonorLabels {
 		t.Errorf("endpoint %+v", ep)
 	}
 	var svc corev1.Service
-	r.find(t, "Service "+namespace+"/"+fullname+"-metrics").decode(t, &svc)
+	r.find(t, "Service "+namespace+"/"+metricsSvc).decode(t, &svc)
 	for k, v := range monitor.Spec.Selector.MatchLabels {
 		if svc.Labels[k] != v {
 			t.Errorf("the ServiceMonitor selects %s=%s, which the metrics Service lacks", k, v)
@@ -650,7 +665,7 @@ tolerations: [{key: dedicated, operator: Exists}]
 podLabels: {team: gis}
 `)
 		var d appsv1.Deployment
-		r.find(t, "Deployment "+namespace+"/"+fullname).decode(t, &d)
+		r.find(t, "Deployment "+namespace+"/"+manager).decode(t, &d)
 		c := d.Spec.Template.Spec.Containers[0]
 		wantArgs := []string{
 			"--leader-elect",
@@ -682,7 +697,7 @@ podLabels: {team: gis}
 			t.Errorf("scheduling values not applied: %s", toJSON(pod))
 		}
 		var svc corev1.Service
-		r.find(t, "Service "+namespace+"/"+fullname+"-metrics").decode(t, &svc)
+		r.find(t, "Service "+namespace+"/"+metricsSvc).decode(t, &svc)
 		if svc.Spec.Ports[0].Port != 9443 {
 			t.Errorf("metrics Service port %d, want 9443", svc.Spec.Ports[0].Port)
 		}
@@ -691,7 +706,7 @@ podLabels: {team: gis}
 	t.Run("image digest", func(t *testing.T) {
 		r := render(t, "image:\n  digest: sha256:"+strings.Repeat("ab", 32)+"\n")
 		var d appsv1.Deployment
-		r.find(t, "Deployment "+namespace+"/"+fullname).decode(t, &d)
+		r.find(t, "Deployment "+namespace+"/"+manager).decode(t, &d)
 		if got, want := d.Spec.Template.Spec.Containers[0].Image, "ghcr.io/tokenoperator/arcgis-token-operator@sha256:"+strings.Repeat("ab", 32); got != want {
 			t.Errorf("image %s, want %s", got, want)
 		}
@@ -706,15 +721,15 @@ crds: {install: false}
 serviceAccount: {create: false, name: existing}
 `)
 		want := []string{
-			"ClusterRole " + fullname + "-manager",
-			"ClusterRoleBinding " + fullname + "-manager",
-			"Deployment " + namespace + "/" + fullname,
+			"ClusterRole " + fullname + "-manager-role",
+			"ClusterRoleBinding " + fullname + "-manager-rolebinding",
+			"Deployment " + namespace + "/" + manager,
 		}
 		if got := r.ids(); !slices.Equal(got, want) {
 			t.Errorf("objects %v, want %v", got, want)
 		}
 		var d appsv1.Deployment
-		r.find(t, "Deployment "+namespace+"/"+fullname).decode(t, &d)
+		r.find(t, "Deployment "+namespace+"/"+manager).decode(t, &d)
 		c := d.Spec.Template.Spec.Containers[0]
 		if slices.Contains(c.Args, "--leader-elect") || !slices.Contains(c.Args, "--metrics-bind-address=0") {
 			t.Errorf("args %q: want no --leader-elect and metrics off", c.Args)
@@ -723,7 +738,7 @@ serviceAccount: {create: false, name: existing}
 			t.Errorf("serviceAccountName %q, want existing", d.Spec.Template.Spec.ServiceAccountName)
 		}
 		var b rbacv1.ClusterRoleBinding
-		r.find(t, "ClusterRoleBinding "+fullname+"-manager").decode(t, &b)
+		r.find(t, "ClusterRoleBinding "+fullname+"-manager-rolebinding").decode(t, &b)
 		if b.Subjects[0].Name != "existing" {
 			t.Errorf("the manager's binding names %q, want existing", b.Subjects[0].Name)
 		}
@@ -737,11 +752,11 @@ serviceAccount: {create: false, name: existing}
 			}
 		}
 		var svc corev1.Service
-		r.find(t, "Service "+namespace+"/"+fullname+"-metrics").decode(t, &svc)
+		r.find(t, "Service "+namespace+"/"+metricsSvc).decode(t, &svc)
 		if svc.Spec.Ports[0].Name != "http" {
 			t.Errorf("port name %q, want http", svc.Spec.Ports[0].Name)
 		}
-		sm := string(r.find(t, "ServiceMonitor "+namespace+"/"+fullname).raw)
+		sm := string(r.find(t, "ServiceMonitor "+namespace+"/"+manager+"-metrics-monitor").raw)
 		if !strings.Contains(sm, "scheme: http\n") || strings.Contains(sm, "bearerTokenFile") {
 			t.Errorf("ServiceMonitor for plain HTTP:\n%s", sm)
 		}
@@ -758,6 +773,7 @@ serviceAccount: {create: false, name: existing}
 	for name, values := range map[string]string{
 		"replicas without leader election": "replicas: 2\nleaderElection: {enabled: false}\n",
 		"ServiceMonitor without metrics":   "metrics: {enabled: false}\nserviceMonitor: {enabled: true}\n",
+		"PrometheusRule without metrics":   "metrics: {enabled: false}\nprometheusRule: {enabled: true}\n",
 		"metrics on the probe port":        "metrics: {port: 8081}\n",
 		"watchNamespaces as a string":      "watchNamespaces: team-a\n",
 		"invalid namespace":                "watchNamespaces: [Team_A]\n",
@@ -772,5 +788,215 @@ serviceAccount: {create: false, name: existing}
 			}
 			t.Logf("rejected: %v", err)
 		})
+	}
+}
+
+// kustomizeIDs builds a kustomization with `kubectl kustomize` (the kubectl
+// that `make envtest` builds, or $KUBECTL) and returns the ids of its objects.
+func kustomizeIDs(t *testing.T, dir string) []string {
+	t.Helper()
+	kubectl := os.Getenv("KUBECTL")
+	if kubectl == "" {
+		kubectl = filepath.Join(root, "bin/k8s/kubectl")
+	}
+	if _, err := os.Stat(kubectl); err != nil {
+		t.Fatalf("no kubectl to build %s with (%v): run make envtest, or set KUBECTL", dir, err)
+	}
+	out, err := exec.Command(kubectl, "kustomize", "--load-restrictor=LoadRestrictionsNone", dir).Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, stderr)
+	}
+	var ids []string
+	for _, doc := range strings.Split(string(out), "\n---\n") {
+		var fields map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &fields); err != nil {
+			t.Fatal(err)
+		}
+		if len(fields) == 0 {
+			continue
+		}
+		ids = append(ids, object{fields: fields}.id())
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// TestChartNamesMatchKustomize installs the chart as the docs say
+// (`helm install arcgis-token-operator dist/chart -n
+// arcgis-token-operator-system`) and checks that every object has the kind,
+// name and namespace that `kubectl apply -k config/default` gives it, so that
+// the docs' commands, the RBAC examples and the alerts' job label hold for
+// both. The chart creates no Namespace, config/default does. With the
+// ServiceMonitor and the PrometheusRule, the comparison is with the overlay
+// docs/metrics.md shows.
+func TestChartNamesMatchKustomize(t *testing.T) {
+	const (
+		docsRelease   = "arcgis-token-operator"
+		docsNamespace = "arcgis-token-operator-system"
+	)
+	monitoring := t.TempDir()
+	abs, err := filepath.Abs(filepath.Join(root, "config"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// docs/metrics.md, "Without editing config/default".
+	// Kustomize takes only relative paths to directories.
+	rel, err := filepath.Rel(monitoring, filepath.Join(abs, "prometheus"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(monitoring, "kustomization.yaml"), []byte(
+		"namespace: "+docsNamespace+"\nnamePrefix: arcgis-token-operator-\nresources:\n- "+rel+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		values string
+		dirs   []string
+	}{
+		"defaults": {"", []string{filepath.Join(abs, "default")}},
+		"with monitoring": {
+			"serviceMonitor: {enabled: true}\nprometheusRule: {enabled: true}\n",
+			[]string{filepath.Join(abs, "default"), monitoring},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var want []string
+			for _, dir := range tc.dirs {
+				for _, id := range kustomizeIDs(t, dir) {
+					if !strings.HasPrefix(id, "Namespace ") {
+						want = append(want, id)
+					}
+				}
+			}
+			sort.Strings(want)
+			r, err := renderRelease(t, docsRelease, docsNamespace, tc.values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.ids(); !slices.Equal(got, want) {
+				t.Errorf("the chart installs:\n  %s\nconfig/ installs:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+			}
+		})
+	}
+}
+
+// TestChartPrometheusRule checks that the chart's PrometheusRule carries the
+// alerts of config/prometheus, with the job label of the chart's own metrics
+// Service (else ArcGISTokenOperatorDown fires for ever) and the release's
+// namespace in its hint; for the release the docs install, it is
+// config/prometheus's rule exactly.
+func TestChartPrometheusRule(t *testing.T) {
+	var source struct {
+		Spec map[string]any `json:"spec"`
+	}
+	if err := yaml.Unmarshal(readFile(t, filepath.Join(root, "config/prometheus/prometheusrule.yaml")), &source); err != nil {
+		t.Fatal(err)
+	}
+	spec := func(t *testing.T, r rendering, id string) (map[string]any, string) {
+		t.Helper()
+		o := r.find(t, id)
+		if o.fields["apiVersion"] != "monitoring.coreos.com/v1" {
+			t.Errorf("apiVersion %v", o.fields["apiVersion"])
+		}
+		s, _ := o.fields["spec"].(map[string]any)
+		return s, string(o.raw)
+	}
+
+	t.Run("the docs' release", func(t *testing.T) {
+		r, err := renderRelease(t, "arcgis-token-operator", "arcgis-token-operator-system", "prometheusRule: {enabled: true}\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := spec(t, r, "PrometheusRule arcgis-token-operator-system/arcgis-token-operator-alerts")
+		if !reflect.DeepEqual(got, source.Spec) {
+			t.Errorf("the rule differs from config/prometheus/prometheusrule.yaml:\n%s\nwant:\n%s", toJSON(got), toJSON(source.Spec))
+		}
+	})
+
+	t.Run("another release", func(t *testing.T) {
+		r := render(t, "prometheusRule:\n  enabled: true\n  labels:\n    release: prometheus\n")
+		want := append(slices.Clone(defaultIDs), "PrometheusRule "+namespace+"/"+fullname+"-alerts")
+		sort.Strings(want)
+		if got := r.ids(); !slices.Equal(got, want) {
+			t.Errorf("objects:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+		}
+		o := r.find(t, "PrometheusRule "+namespace+"/"+fullname+"-alerts")
+		if labels, _ := o.fields["metadata"].(map[string]any)["labels"].(map[string]any); labels["release"] != "prometheus" {
+			t.Errorf("labels %v lack prometheusRule.labels", labels)
+		}
+		got, _ := spec(t, r, "PrometheusRule "+namespace+"/"+fullname+"-alerts")
+		raw := strings.Join(stringsIn(got), "\n")
+		job := `job="` + metricsSvc + `"`
+		if !strings.Contains(raw, job) || strings.Contains(raw, `job="arcgis-token-operator-controller-manager-metrics-service"`) {
+			t.Errorf("the rule does not scrape-check the chart's metrics Service (%s):\n%s", job, raw)
+		}
+		if !strings.Contains(raw, "kubectl -n "+namespace+" get pods") || strings.Contains(raw, "arcgis-token-operator-system") {
+			t.Errorf("the rule's hint does not name the release namespace:\n%s", raw)
+		}
+		// Prometheus' own templates pass through Helm untouched.
+		if !strings.Contains(raw, "{{ $labels.namespace }}/{{ $labels.name }}") {
+			t.Errorf("Prometheus templates were altered:\n%s", raw)
+		}
+		// Apart from those two strings, the alerts are config/prometheus's.
+		normalise := func(v any) string {
+			s := toJSON(v)
+			s = strings.ReplaceAll(s, metricsSvc, "SERVICE")
+			s = strings.ReplaceAll(s, "arcgis-token-operator-controller-manager-metrics-service", "SERVICE")
+			s = strings.ReplaceAll(s, "kubectl -n "+namespace+" get pods", "kubectl -n NS get pods")
+			return strings.ReplaceAll(s, "kubectl -n arcgis-token-operator-system get pods", "kubectl -n NS get pods")
+		}
+		if normalise(got) != normalise(source.Spec) {
+			t.Errorf("the rule differs from config/prometheus/prometheusrule.yaml beyond the job and namespace:\n%s", toJSON(got))
+		}
+		var svc corev1.Service
+		r.find(t, "Service "+namespace+"/"+metricsSvc).decode(t, &svc)
+	})
+}
+
+// stringsIn returns every string in a decoded YAML or JSON value.
+func stringsIn(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case map[string]any:
+		var out []string
+		for _, e := range v {
+			out = append(out, stringsIn(e)...)
+		}
+		return out
+	case []any:
+		var out []string
+		for _, e := range v {
+			out = append(out, stringsIn(e)...)
+		}
+		return out
+	}
+	return nil
+}
+
+// TestChartValuesDocumented fails when a value of values.yaml has no "# --"
+// comment: helm-docs (make docs) would list it in README.md without a word.
+func TestChartValuesDocumented(t *testing.T) {
+	readme := string(readFile(t, filepath.Join(chartDir, "README.md")))
+	rows := 0
+	for _, line := range strings.Split(readme, "\n") {
+		cells := strings.Split(line, " | ")
+		if !strings.HasPrefix(line, "| ") || len(cells) < 4 || strings.HasPrefix(line, "| Key ") {
+			continue
+		}
+		if _, known := map[string]bool{"string": true, "int": true, "bool": true, "list": true, "object": true}[cells[1]]; !known {
+			continue
+		}
+		rows++
+		if desc := strings.TrimSuffix(strings.TrimSpace(cells[len(cells)-1]), "|"); strings.TrimSpace(desc) == "" {
+			t.Errorf("value %s has no description: add a \"# --\" comment in values.yaml and run make docs", strings.TrimPrefix(cells[0], "| "))
+		}
+	}
+	if rows < 20 {
+		t.Errorf("README.md's values table has %d rows: run make docs", rows)
 	}
 }

@@ -40,10 +40,26 @@ app.kubernetes.io/name: {{ include "arcgis-token-operator.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/*
+The manager's Deployment, and its ServiceAccount unless serviceAccount.name
+says otherwise. Every object is named as `kubectl apply -k config/default`
+names it, with the full name as the prefix: release arcgis-token-operator in
+namespace arcgis-token-operator-system gives exactly config/default's names,
+so the docs' commands and the alerts hold for both.
+*/}}
+{{- define "arcgis-token-operator.managerName" -}}
+{{- printf "%s-controller-manager" (include "arcgis-token-operator.fullname" .) }}
+{{- end }}
+
+{{/* The metrics Service, whose name is the job label of the scraped series (a DNS label: at most 63 characters). */}}
+{{- define "arcgis-token-operator.metricsServiceName" -}}
+{{- printf "%s-controller-manager-metrics-service" (include "arcgis-token-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
 {{/* The manager's ServiceAccount. */}}
 {{- define "arcgis-token-operator.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
-{{- default (include "arcgis-token-operator.fullname" .) .Values.serviceAccount.name }}
+{{- default (include "arcgis-token-operator.managerName" .) .Values.serviceAccount.name }}
 {{- else }}
 {{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
 {{- end }}
