@@ -168,9 +168,10 @@ vulncheck: govulncheck ## Fail on known vulnerabilities in module code the opera
 ##@ Build
 
 .PHONY: build
-build: ## Build the manager and the ArcGIS simulator into bin/.
+build: ## Build the manager, the ArcGIS simulator and the kubectl plugin (kubectl-arcgistoken) into bin/.
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/manager ./cmd
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/arcgis-sim ./cmd/arcgis-sim
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/kubectl-arcgistoken ./cmd/kubectl-arcgistoken
 
 .PHONY: run
 run: manifests generate ## Run the manager against the cluster in $KUBECONFIG (or --kubeconfig via ARGS).
