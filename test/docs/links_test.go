@@ -73,8 +73,6 @@ func anchors(text string) map[string]bool {
 	return out
 }
 
-
-
 func markdownFiles(t *testing.T) []string {
 	t.Helper()
 	var files []string
