@@ -25,6 +25,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,9 +35,11 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -325,5 +329,42 @@ func TestRejectsDynamicBinaries(t *testing.T) {
 	s.Binaries = map[string]string{"linux/arm64": testSpec(t).Binaries["linux/amd64"]}
 	if _, err := Build(s, base); err == nil || !strings.Contains(err.Error(), "not arm64") {
 		t.Errorf("Build with an amd64 binary as arm64: %v", err)
+	}
+}
+
+// make image-push (what the release workflow runs) pushes the layout's index
+// with crane and checks the digest: here against a registry in this process.
+func TestMakeImagePush(t *testing.T) {
+	s := testSpec(t)
+	dir := t.TempDir()
+	res := buildTo(t, s, dir)
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	repo := strings.TrimPrefix(srv.URL, "http://") + "/tokenoperator/arcgis-token-operator"
+
+	cmd := exec.Command("make", "-C", filepath.Join("..", ".."), "image-push",
+		"IMAGE_DIR="+dir, "IMAGE_REPO="+repo, "VERSION="+s.Version)
+	cmd.Env = append(os.Environ(), "REGISTRY_USER=ci", "REGISTRY_PASSWORD=not-a-secret", "DOCKER_CONFIG="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make image-push: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "not-a-secret") {
+		t.Errorf("make image-push printed the registry password:\n%s", out)
+	}
+	ref, err := name.ParseReference(repo + ":" + s.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := remote.Index(ref)
+	if err != nil {
+		t.Fatalf("the pushed tag: %v\n%s", err, out)
+	}
+	if got, _ := idx.Digest(); got != res.Digest {
+		t.Errorf("the registry holds %s, the layout %s", got, res.Digest)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil || len(im.Manifests) != 2 {
+		t.Errorf("the pushed index holds %v (%v), want two platforms", im, err)
 	}
 }
