@@ -31,12 +31,21 @@ HELM_DOCS_VERSION ?= v1.14.2
 # from our build machines). Bump it to learn of newer vulnerabilities.
 VULNDB_VERSION ?= v0.0.0-20261105234957-e22db6528018
 
+# Release tools: crane pushes the image (the same go-containerregistry as
+# hack/image), cyclonedx-gomod writes the SBOM, actionlint checks the workflows.
+CRANE_VERSION ?= v0.22.1
+CYCLONEDX_GOMOD_VERSION ?= v1.10.0
+ACTIONLINT_VERSION ?= v1.7.12
+
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 GOVULNCHECK ?= $(LOCALBIN)/govulncheck-$(GOVULNCHECK_VERSION)
 CRD_REF_DOCS ?= $(LOCALBIN)/crd-ref-docs-$(CRD_REF_DOCS_VERSION)
 HELM_DOCS ?= $(LOCALBIN)/helm-docs-$(HELM_DOCS_VERSION)
+CRANE ?= $(LOCALBIN)/crane-$(CRANE_VERSION)
+CYCLONEDX_GOMOD ?= $(LOCALBIN)/cyclonedx-gomod-$(CYCLONEDX_GOMOD_VERSION)
+ACTIONLINT ?= $(LOCALBIN)/actionlint-$(ACTIONLINT_VERSION)
 KUBECTL ?= $(ENVTEST_ASSETS)/kubectl
 
 # Generated files: `make test` fails when these drift from the markers.
@@ -188,6 +197,39 @@ image: image-builder ## Build the manager image for IMAGE_PLATFORMS without a co
 		-revision $(REVISION) -source $(IMAGE_SOURCE) -created $(SOURCE_DATE_EPOCH) \
 		$(foreach p,$(IMAGE_PLATFORMS),-binary $(p)=$(LOCALBIN)/image/manager-$(subst /,-,$(p)))
 
+# Where `make release` writes (CI attaches these files to a GitHub release).
+DIST ?= $(CURDIR)/dist
+HELM_PACKAGE ?= $(LOCALBIN)/helm-package
+RELEASE_TOOLS = KUSTOMIZE=$(KUSTOMIZE) CYCLONEDX_GOMOD=$(CYCLONEDX_GOMOD) HELM_PACKAGE=$(HELM_PACKAGE)
+
+.PHONY: release
+release: ## Write release VERSION=vX.Y.Z into dist/: image (OCI layout, archives), install.yaml and chart pinned to its digest, SBOM, SHA256SUMS, notes from CHANGELOG.md.
+	hack/release/release.sh notes $(VERSION) $(DIST)
+	$(MAKE) image VERSION=$(VERSION) IMAGE_DIR=$(DIST)/image
+	$(MAKE) release-artifacts VERSION=$(VERSION) DIST=$(DIST)
+
+.PHONY: release-artifacts
+release-artifacts: kustomize cyclonedx-gomod helm-package ## The release's files around an image already in DIST/image (make release runs it after make image).
+	@for step in notes manifests chart sbom sums; do \
+		echo "release: $$step"; \
+		$(RELEASE_TOOLS) hack/release/release.sh $$step $(VERSION) $(DIST); \
+	done
+	@ls -l $$(hack/release/release.sh assets $(VERSION) $(DIST))
+
+.PHONY: release-assets
+release-assets: ## Print the files of release VERSION in DIST that a GitHub release attaches.
+	@hack/release/release.sh assets $(VERSION) $(DIST)
+
+.PHONY: image-push
+image-push: crane ## Push the image index in IMAGE_DIR/oci as IMAGE_REPO:VERSION (crane; logs in first when REGISTRY_PASSWORD is set) and check the pushed digest.
+	@if [ -n "$${REGISTRY_PASSWORD:-}" ]; then \
+		echo "$$REGISTRY_PASSWORD" | $(CRANE) auth login "$(firstword $(subst /, ,$(IMAGE_REPO)))" -u "$$REGISTRY_USER" --password-stdin; \
+	fi
+	@want=$$(sed 's/.*@//' $(IMAGE_DIR)/ref); \
+	pushed=$$($(CRANE) push $(IMAGE_DIR)/oci $(IMAGE_REPO):$(VERSION)); \
+	echo "pushed $$pushed"; \
+	if [ "$${pushed##*@}" != "$$want" ]; then echo "pushed digest $${pushed##*@}, built $$want" >&2; exit 1; fi
+
 .PHONY: docker-build
 docker-build: ## Build the manager image with a container engine (the same image as make image, for the host's platform).
 	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
@@ -231,6 +273,11 @@ envtest: ## Build kube-apiserver, etcd, kubectl and kube-controller-manager for 
 image-builder: | $(LOCALBIN)
 	cd hack/image && $(GO) build -o $(IMAGE_BUILDER) .
 
+# The Helm library of test/chart, as `helm package` (no helm binary here).
+.PHONY: helm-package
+helm-package: | $(LOCALBIN)
+	cd test/chart && $(GO) build -o $(HELM_PACKAGE) ./cmd/helm-package
+
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN)
 $(CONTROLLER_GEN): | $(LOCALBIN)
@@ -260,6 +307,21 @@ $(HELM_DOCS): | $(LOCALBIN)
 govulncheck: $(GOVULNCHECK)
 $(GOVULNCHECK): | $(LOCALBIN)
 	$(call go-install-tool,$(GOVULNCHECK),golang.org/x/vuln/cmd/govulncheck,$(GOVULNCHECK_VERSION))
+
+.PHONY: crane
+crane: $(CRANE)
+$(CRANE): | $(LOCALBIN)
+	$(call go-install-tool,$(CRANE),github.com/google/go-containerregistry/cmd/crane,$(CRANE_VERSION))
+
+.PHONY: cyclonedx-gomod
+cyclonedx-gomod: $(CYCLONEDX_GOMOD)
+$(CYCLONEDX_GOMOD): | $(LOCALBIN)
+	$(call go-install-tool,$(CYCLONEDX_GOMOD),github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod,$(CYCLONEDX_GOMOD_VERSION))
+
+.PHONY: actionlint
+actionlint: $(ACTIONLINT)
+$(ACTIONLINT): | $(LOCALBIN)
+	$(call go-install-tool,$(ACTIONLINT),github.com/rhysd/actionlint/cmd/actionlint,$(ACTIONLINT_VERSION))
 
 # go-install-tool installs package $2 at version $3 as $1 (a versioned file name,
 # so that bumping a version in this Makefile installs the new one).
