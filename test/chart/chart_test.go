@@ -418,8 +418,8 @@ func TestChartDefaults(t *testing.T) {
 			t.Errorf("serviceAccountName %q, want %q", pod.ServiceAccountName, sa.meta("name"))
 		}
 		c := pod.Containers[0]
-		if c.Image != "ghcr.io/tokenoperator/arcgis-token-operator:v0.1.0" || c.ImagePullPolicy != corev1.PullIfNotPresent {
-			t.Errorf("image %s (%s), want ghcr.io/tokenoperator/arcgis-token-operator:v0.1.0 from appVersion", c.Image, c.ImagePullPolicy)
+		if c.Image != "ghcr.io/tokenoperator/arcgis-token-operator:v0.0.0-dev" || c.ImagePullPolicy != corev1.PullIfNotPresent {
+			t.Errorf("image %s (%s), want ghcr.io/tokenoperator/arcgis-token-operator:v0.0.0-dev from appVersion", c.Image, c.ImagePullPolicy)
 		}
 		wantArgs := []string{
 			"--leader-elect",
