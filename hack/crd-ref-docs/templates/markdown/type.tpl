@@ -4,7 +4,7 @@
 {{ if .IsAlias }}
 _Type:_ {{ markdownRenderTypeLink .UnderlyingType }}
 {{ end }}
-{{ .Doc }}
+{{ .Doc | replace "<" "&lt;" | replace ">" "&gt;" }}
 {{ template "rules" . }}
 {{- if .References }}
 _Used in:_ {{ range $i, $r := .SortedReferences }}{{ if $i }}, {{ end }}{{ markdownRenderTypeLink $r }}{{ end }}
@@ -17,14 +17,14 @@ _Used in:_ {{ range $i, $r := .SortedReferences }}{{ if $i }}, {{ end }}{{ markd
 | `kind` | string | | `{{ .GVK.Kind }}` | |
 {{- end }}
 {{- range .Members }}
-| `{{ .Name }}` | {{ markdownRenderType .Type }} | {{ with .Default }}`{{ . }}`{{ end }} | {{ template "validation" . }} | {{ if eq .Name "metadata" }}Standard object metadata.{{ else }}{{ markdownRenderFieldDoc .Doc }}{{ end }} |
+| `{{ .Name }}` | {{ markdownRenderType .Type }} | {{ with .Default }}`{{ . }}`{{ end }} | {{ template "validation" . }} | {{ if eq .Name "metadata" }}Standard object metadata.{{ else }}{{ .Doc | replace "<" "&lt;" | replace ">" "&gt;" | markdownRenderFieldDoc }}{{ end }} |
 {{- end }}
 {{ end }}
 {{- if .EnumValues }}
 | value | description |
 | --- | --- |
 {{- range .EnumValues }}
-| `{{ .Name }}` | {{ markdownRenderFieldDoc .Doc }} |
+| `{{ .Name }}` | {{ .Doc | replace "<" "&lt;" | replace ">" "&gt;" | markdownRenderFieldDoc }} |
 {{- end }}
 {{ end }}
 {{- end }}
