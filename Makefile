@@ -230,6 +230,15 @@ image-push: crane ## Push the image index in IMAGE_DIR/oci as IMAGE_REPO:VERSION
 	echo "pushed $$pushed"; \
 	if [ "$${pushed##*@}" != "$$want" ]; then echo "pushed digest $${pushed##*@}, built $$want" >&2; exit 1; fi
 
+.PHONY: image-reproducible
+image-reproducible: image ## Build the image again from a clean clone of HEAD with an empty Go build cache, and fail unless the digest is the same (slow: a cold build of two platforms).
+	@dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	git clone -q "$(CURDIR)" "$$dir/src" && git -C "$$dir/src" checkout -q "$(REVISION)"; \
+	GOCACHE="$$dir/gocache" $(MAKE) -s -C "$$dir/src" image VERSION=$(VERSION) IMAGE_DIR="$$dir/image" LOCALBIN="$$dir/bin" >/dev/null; \
+	a=$$(cat $(IMAGE_DIR)/ref); b=$$(cat "$$dir/image/ref"); \
+	echo "here:        $$a"; echo "clean clone: $$b"; \
+	if [ "$$a" != "$$b" ]; then echo "the image is not reproducible" >&2; exit 1; fi
+
 .PHONY: docker-build
 docker-build: ## Build the manager image with a container engine (the same image as make image, for the host's platform).
 	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
