@@ -17,8 +17,8 @@ limitations under the License.
 package main
 
 import (
+	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -26,11 +26,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"sigs.k8s.io/yaml"
 )
 
 // manager is bin/manager running as a child process, so that its memory and
@@ -39,15 +44,15 @@ type manager struct {
 	cmd        *exec.Cmd
 	logPath    string
 	metricsURL string
-	pprofURL   string // "" unless profiling
+	pprofURL   string
 	version    string // as the manager logs it at start
 	done       chan struct{}
 	err        error
 
-	mu   sync.Mutex
-	peak managerMetrics // highest heap seen by the sampler
-	stop chan struct{}
-	wg   sync.WaitGroup
+	mu       sync.Mutex
+	peakHeap float64 // highest heap in use seen by the sampler
+	stop     chan struct{}
+	wg       sync.WaitGroup
 }
 
 // freePort returns a loopback port that was free a moment ago.
@@ -60,39 +65,36 @@ func freePort() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// startManager runs the manager against the control plane in kubeconfig,
-// with metrics (and pprof, when asked) on HTTP loopback, and waits until its
-// controller runs.
-func startManager(ctx context.Context, o *options, kubeconfig, logPath string, withPprof bool) (*manager, error) {
+// startManager runs the manager against the control plane in kubeconfig with
+// its default flags (plus -manager-arg), metrics and pprof on HTTP loopback,
+// and waits until its controller runs. pprof costs nothing until asked; the
+// benchmark uses it to force a garbage collection before idle samples.
+func startManager(ctx context.Context, o *options, kubeconfig, logPath string) (*manager, error) {
 	if _, err := os.Stat(o.managerBin); err != nil {
 		return nil, fmt.Errorf("%s not found: run `make build` (make bench does)", o.managerBin)
 	}
-	metricsAddr, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	probeAddr, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	args := []string{
-		"--kubeconfig", kubeconfig,
-		"--metrics-bind-address", metricsAddr,
-		"--metrics-secure=false",
-		"--health-probe-bind-address", probeAddr,
-		"--max-concurrent-reconciles", strconv.Itoa(o.workers),
-		"--arcgis-max-concurrent-per-host", strconv.Itoa(o.perHost),
-		"--kube-api-qps", strconv.FormatFloat(o.qps, 'f', -1, 64),
-		"--kube-api-burst", strconv.Itoa(o.burst),
-	}
-	m := &manager{logPath: logPath, metricsURL: "http://" + metricsAddr + "/metrics", done: make(chan struct{}), stop: make(chan struct{})}
-	if withPprof {
-		pprofAddr, err := freePort()
+	var addrs [3]string
+	for i := range addrs {
+		a, err := freePort()
 		if err != nil {
 			return nil, err
 		}
-		args = append(args, "--pprof-bind-address", pprofAddr)
-		m.pprofURL = "http://" + pprofAddr + "/debug/pprof"
+		addrs[i] = a
+	}
+	args := []string{
+		"--kubeconfig", kubeconfig,
+		"--metrics-bind-address", addrs[0],
+		"--metrics-secure=false",
+		"--health-probe-bind-address", addrs[1],
+		"--pprof-bind-address", addrs[2],
+	}
+	args = append(args, o.managerArgs...)
+	m := &manager{
+		logPath:    logPath,
+		metricsURL: "http://" + addrs[0] + "/metrics",
+		pprofURL:   "http://" + addrs[2] + "/debug/pprof",
+		done:       make(chan struct{}),
+		stop:       make(chan struct{}),
 	}
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -100,7 +102,7 @@ func startManager(ctx context.Context, o *options, kubeconfig, logPath string, w
 	}
 	cmd := exec.Command(o.managerBin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = append(os.Environ(), o.managerEnv...)
+	cmd.Env = append(os.Environ(), o.managerEnv()...)
 	// Its own process group, and killed with the benchmark if that dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -149,8 +151,8 @@ func startManager(ctx context.Context, o *options, kubeconfig, logPath string, w
 func (m *manager) pid() int { return m.cmd.Process.Pid }
 
 // sample keeps the highest heap the manager reports. Scraping costs the
-// manager some CPU (its /metrics has series per ArcGISToken), so it is done
-// every few seconds only, as Prometheus would.
+// manager some CPU and garbage (its /metrics has series per ArcGISToken), so
+// it is done every few seconds only, as Prometheus would.
 func (m *manager) sample(ctx context.Context, every time.Duration) {
 	defer m.wg.Done()
 	t := time.NewTicker(every)
@@ -165,43 +167,30 @@ func (m *manager) sample(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 		}
-		mm, err := scrapeManager(ctx, m.metricsURL)
-		if err != nil {
-			continue
+		if mm, err := scrapeManager(ctx, m.metricsURL); err == nil {
+			m.observe(mm)
 		}
-		m.observe(mm)
 	}
 }
 
 func (m *manager) observe(mm managerMetrics) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.peak.heapInuse = max(m.peak.heapInuse, mm.heapInuse)
-	m.peak.heapAlloc = max(m.peak.heapAlloc, mm.heapAlloc)
-	m.peak.rss = max(m.peak.rss, mm.rss)
+	m.peakHeap = max(m.peakHeap, mm.heapInuse)
 }
 
-// peakHeap returns the highest heap in use seen so far, after one more
-// sample.
-func (m *manager) peakHeap(ctx context.Context) float64 {
+// peak returns the highest heap in use seen so far, after one more sample.
+func (m *manager) peak(ctx context.Context) float64 {
 	if mm, err := scrapeManager(ctx, m.metricsURL); err == nil {
 		m.observe(mm)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.peak.heapInuse
-}
-
-// usage is the manager's CPU time and resident memory now and at its peak.
-type usage struct {
-	cpu      time.Duration
-	rss, hwm uint64
+	return m.peakHeap
 }
 
 func (m *manager) usage() usage {
-	var u usage
-	u.cpu, _ = procCPU(m.pid())
-	u.rss, u.hwm, _ = procMem(m.pid())
+	u, _ := procUsage(m.pid())
 	return u
 }
 
@@ -283,27 +272,17 @@ func (m *manager) waitWritesSettled(ctx context.Context, quietFor, timeout time.
 // profile fetches a pprof profile from the manager into path. For "profile"
 // (CPU) the request lasts seconds.
 func (m *manager) profile(ctx context.Context, kind string, seconds int, path string) error {
-	if m.pprofURL == "" {
-		return errors.New("pprof is off")
-	}
 	url := m.pprofURL + "/" + kind
 	if kind == "profile" {
 		url += "?seconds=" + strconv.Itoa(seconds)
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(seconds)*time.Second+time.Minute)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	body, err := get(ctx, url)
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
+	defer func() { _ = body.Close() }()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -311,7 +290,7 @@ func (m *manager) profile(ctx context.Context, kind string, seconds int, path st
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
+	if _, err := io.Copy(f, body); err != nil {
 		_ = f.Close()
 		return err
 	}
@@ -321,22 +300,31 @@ func (m *manager) profile(ctx context.Context, kind string, seconds int, path st
 // collectGarbage makes the manager run a garbage collection (pprof's
 // heap?gc=1), so that the heap it reports next is its live heap.
 func (m *manager) collectGarbage(ctx context.Context) error {
-	if m.pprofURL == "" {
-		return errors.New("pprof is off")
-	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.pprofURL+"/heap?gc=1", nil)
+	body, err := get(ctx, m.pprofURL+"/heap?gc=1")
 	if err != nil {
 		return err
+	}
+	defer func() { _ = body.Close() }()
+	_, err = io.Copy(io.Discard, body)
+	return err
+}
+
+func get(ctx context.Context, url string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer func() { _ = resp.Body.Close() }()
-	_, err = io.Copy(io.Discard, resp.Body)
-	return err
+	if resp.StatusCode != http.StatusOK {
+		_ = resp.Body.Close()
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return resp.Body, nil
 }
 
 // tail returns the last lines of a log file, for error messages.
@@ -350,4 +338,87 @@ func tail(path string) string {
 		lines = lines[len(lines)-20:]
 	}
 	return "\n" + strings.Join(lines, "\n")
+}
+
+// managerDefaults runs `manager -h` and returns each flag's default as the
+// flag package prints it ("" for a zero value, which it does not print), so
+// that the benchmark knows what it runs with instead of repeating it.
+func managerDefaults(bin string) (map[string]string, error) {
+	// The flag package prints the usage on -h; its exit status varies.
+	out, err := exec.Command(bin, "-h").CombinedOutput()
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s -h printed nothing: %v", bin, err)
+	}
+	return parseFlagDefaults(string(out)), nil
+}
+
+// parseFlagDefaults reads the flag package's usage text: "  -name type"
+// lines, each followed by its description, which ends in "(default X)"
+// unless the default is the zero value.
+func parseFlagDefaults(usage string) map[string]string {
+	out := map[string]string{}
+	var name string
+	sc := bufio.NewScanner(strings.NewReader(usage))
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "  -"):
+			f := strings.Fields(line)
+			name = strings.TrimPrefix(f[0], "-")
+			out[name] = ""
+			// A short usage sits on the flag's own line after a tab.
+			if _, desc, ok := strings.Cut(line, "\t"); ok {
+				out[name] = defaultIn(desc)
+			}
+		case name != "" && strings.HasPrefix(line, "    \t"):
+			if d := defaultIn(line); d != "" {
+				out[name] = d
+			}
+		}
+	}
+	return out
+}
+
+func defaultIn(desc string) string {
+	i := strings.LastIndex(desc, "(default ")
+	if i < 0 || !strings.HasSuffix(desc, ")") {
+		return ""
+	}
+	return strings.Trim(desc[i+len("(default "):len(desc)-1], `"`)
+}
+
+// flagValue is the value the manager runs with: the last --name=value or
+// --name value in args, else its default.
+func flagValue(defaults map[string]string, args []string, name string) string {
+	v := defaults[name]
+	for i, a := range args {
+		a = strings.TrimLeft(a, "-")
+		if k, val, ok := strings.Cut(a, "="); ok && k == name {
+			v = val
+		} else if a == name && i+1 < len(args) {
+			v = args[i+1]
+		}
+	}
+	return v
+}
+
+// containerMemoryLimit reads the manager container's memory limit from the
+// Deployment the operator ships (config/manager/manager.yaml).
+func containerMemoryLimit(path string) (resource.Quantity, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return resource.Quantity{}, err
+	}
+	for doc := range strings.SplitSeq(string(raw), "\n---") {
+		var d appsv1.Deployment
+		if err := yaml.Unmarshal([]byte(doc), &d); err != nil || d.Kind != "Deployment" {
+			continue
+		}
+		for _, c := range d.Spec.Template.Spec.Containers {
+			if q, ok := c.Resources.Limits["memory"]; ok && slices.Contains(c.Command, "/manager") {
+				return q, nil
+			}
+		}
+	}
+	return resource.Quantity{}, fmt.Errorf("%s: no container running /manager with a memory limit", path)
 }

@@ -17,114 +17,75 @@ limitations under the License.
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/procfs"
 	"k8s.io/client-go/rest"
 )
 
-// sample is one line of the Prometheus text exposition format.
-type sample struct {
-	name   string
-	labels map[string]string
-	value  float64
+// families is a parsed Prometheus text exposition.
+type families map[string]*dto.MetricFamily
+
+func parseFamilies(r io.Reader) (families, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	return p.TextToMetricFamilies(r)
 }
 
-// parseMetrics reads the samples whose metric name keep accepts. It parses
-// just enough of the text format for counters and gauges.
-func parseMetrics(r io.Reader, keep func(name string) bool) ([]sample, error) {
-	var out []sample
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 1<<16), 1<<24)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.IndexAny(line, "{ ")
-		if i <= 0 {
-			continue
-		}
-		s := sample{name: line[:i], labels: map[string]string{}}
-		if !keep(s.name) {
-			continue
-		}
-		rest := line[i:]
-		if rest[0] == '{' {
-			n, err := parseLabels(rest[1:], s.labels)
-			if err != nil {
-				return nil, fmt.Errorf("%w in %q", err, line)
-			}
-			rest = rest[1+n:]
-		}
-		fields := strings.Fields(rest)
-		if len(fields) == 0 {
-			return nil, fmt.Errorf("no value in %q", line)
-		}
-		v, err := strconv.ParseFloat(fields[0], 64)
-		if err != nil {
-			return nil, fmt.Errorf("bad value in %q: %w", line, err)
-		}
-		s.value = v
-		out = append(out, s)
+// sum adds up the counters, gauges or untyped samples of one family whose
+// labels match.
+func (f families) sum(name string, match func(labels map[string]string) bool) float64 {
+	fam := f[name]
+	if fam == nil {
+		return 0
 	}
-	return out, sc.Err()
+	var total float64
+	for _, m := range fam.GetMetric() {
+		if match != nil && !match(labelMap(m)) {
+			continue
+		}
+		switch {
+		case m.Counter != nil:
+			total += m.Counter.GetValue()
+		case m.Gauge != nil:
+			total += m.Gauge.GetValue()
+		case m.Untyped != nil:
+			total += m.Untyped.GetValue()
+		}
+	}
+	return total
 }
 
-// parseLabels parses `k="v",k2="v2"}` into labels and returns the number of
-// bytes read, the closing brace included.
-func parseLabels(s string, labels map[string]string) (int, error) {
-	i := 0
-	for {
-		for i < len(s) && (s[i] == ',' || s[i] == ' ') {
-			i++
+// series counts the samples of the families whose name has prefix.
+func (f families) series(prefix string) int {
+	n := 0
+	for name, fam := range f {
+		if strings.HasPrefix(name, prefix) {
+			n += len(fam.GetMetric())
 		}
-		if i >= len(s) {
-			return 0, fmt.Errorf("unterminated labels")
-		}
-		if s[i] == '}' {
-			return i + 1, nil
-		}
-		eq := strings.IndexByte(s[i:], '=')
-		if eq < 0 || i+eq+1 >= len(s) || s[i+eq+1] != '"' {
-			return 0, fmt.Errorf("bad label")
-		}
-		key := s[i : i+eq]
-		i += eq + 2
-		var v strings.Builder
-		for {
-			if i >= len(s) {
-				return 0, fmt.Errorf("unterminated label value")
-			}
-			c := s[i]
-			if c == '\\' && i+1 < len(s) {
-				switch s[i+1] {
-				case 'n':
-					v.WriteByte('\n')
-				default:
-					v.WriteByte(s[i+1])
-				}
-				i += 2
-				continue
-			}
-			if c == '"' {
-				i++
-				break
-			}
-			v.WriteByte(c)
-			i++
-		}
-		labels[key] = v.String()
 	}
+	return n
+}
+
+func labelMap(m *dto.Metric) map[string]string {
+	out := make(map[string]string, len(m.GetLabel()))
+	for _, l := range m.GetLabel() {
+		out[l.GetName()] = l.GetValue()
+	}
+	return out
+}
+
+func labelIs(key, value string) func(map[string]string) bool {
+	return func(l map[string]string) bool { return l[key] == value }
 }
 
 // apiKey names a kind of request in apiserver_request_total.
@@ -138,51 +99,67 @@ func (k apiKey) String() string {
 	return k.verb + " " + r
 }
 
-// apiCounts are apiserver_request_total counters summed per apiKey, for the
-// write verbs only.
-type apiCounts map[apiKey]float64
+// apiCounts are the API server's own counts of write requests per apiKey,
+// and of the requests of any verb it answered 429 Too Many Requests.
+type apiCounts struct {
+	writes   map[apiKey]float64
+	rejected float64
+}
 
 var writeVerbs = map[string]bool{
 	"POST": true, "PUT": true, "PATCH": true, "DELETE": true, "DELETECOLLECTION": true, "APPLY": true, "CREATE": true, "UPDATE": true,
 }
 
-// apiWrites reads the API server's own count of write requests, per resource
-// and verb, from its /metrics (as the cluster admin).
-func apiWrites(ctx context.Context, rc rest.Interface) (apiCounts, error) {
+// apiServerCounts reads apiserver_request_total from the API server's
+// /metrics (as the cluster admin).
+func apiServerCounts(ctx context.Context, rc rest.Interface) (apiCounts, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	raw, err := rc.Get().AbsPath("/metrics").DoRaw(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading the API server's metrics: %w", err)
+		return apiCounts{}, fmt.Errorf("reading the API server's metrics: %w", err)
 	}
-	samples, err := parseMetrics(bytes.NewReader(raw), func(n string) bool { return n == "apiserver_request_total" })
+	fams, err := parseFamilies(bytes.NewReader(raw))
 	if err != nil {
-		return nil, err
+		return apiCounts{}, err
 	}
-	out := apiCounts{}
-	for _, s := range samples {
-		if !writeVerbs[s.labels["verb"]] || s.labels["dry_run"] != "" {
+	return countAPIRequests(fams), nil
+}
+
+func countAPIRequests(fams families) apiCounts {
+	out := apiCounts{writes: map[apiKey]float64{}}
+	fam := fams["apiserver_request_total"]
+	if fam == nil {
+		return out
+	}
+	for _, m := range fam.GetMetric() {
+		l := labelMap(m)
+		v := m.GetCounter().GetValue()
+		if l["code"] == "429" {
+			out.rejected += v
+		}
+		if !writeVerbs[l["verb"]] || l["dry_run"] != "" {
 			continue
 		}
-		out[apiKey{s.labels["resource"], s.labels["subresource"], s.labels["verb"]}] += s.value
+		out.writes[apiKey{l["resource"], l["subresource"], l["verb"]}] += v
 	}
-	return out, nil
+	return out
 }
 
 // sub returns the counts of a minus those of before.
 func (a apiCounts) sub(before apiCounts) apiCounts {
-	out := apiCounts{}
-	for k, v := range a {
-		if d := v - before[k]; d != 0 {
-			out[k] = d
+	out := apiCounts{writes: map[apiKey]float64{}, rejected: a.rejected - before.rejected}
+	for k, v := range a.writes {
+		if d := v - before.writes[k]; d != 0 {
+			out.writes[k] = d
 		}
 	}
 	return out
 }
 
 // writeClass sorts API writes: the token's own (Secrets and status), the
-// benchmark's (spec and annotation changes it makes itself), events, leases
-// (the API server's own heartbeats), and anything else.
+// benchmark's (spec changes it makes itself), events, leases (the API
+// server's own heartbeats), and anything else.
 func writeClass(k apiKey) string {
 	switch {
 	case k.resource == "arcgistokens" && k.subresource == "":
@@ -191,26 +168,37 @@ func writeClass(k apiKey) string {
 		return "events"
 	case k.resource == "leases":
 		return "leases"
-	case k.resource == "secrets", k.resource == "arcgistokens" && k.subresource == "status",
-		k.resource == "deployments", k.resource == "statefulsets", k.resource == "daemonsets":
-		return "operator"
+	case k.resource == "arcgistokens" && k.subresource == "status":
+		return "status"
+	case k.resource == "secrets":
+		return "secrets"
+	case k.resource == "deployments", k.resource == "statefulsets", k.resource == "daemonsets":
+		return "restarts"
 	}
 	return "other"
 }
 
-// byClass sums the counts of one class.
-func (a apiCounts) byClass(class string) float64 {
+// operatorClasses are the writes an issuance or a renewal costs (events are
+// counted apart).
+var operatorClasses = []string{"status", "secrets", "restarts", "other"}
+
+// of sums the counts of the given classes.
+func (a apiCounts) of(classes ...string) float64 {
 	var n float64
-	for k, v := range a {
-		if writeClass(k) == class {
-			n += v
+	for k, v := range a.writes {
+		for _, c := range classes {
+			if writeClass(k) == c {
+				n += v
+			}
 		}
 	}
 	return n
 }
 
+func (a apiCounts) operator() float64 { return a.of(operatorClasses...) }
+
 // describe lists the counts of the given classes, largest first, e.g.
-// "POST secrets 100, PATCH arcgistokens/status 100".
+// "POST secrets 100, PATCH arcgistokens/status 100", or "none".
 func (a apiCounts) describe(classes ...string) string {
 	want := map[string]bool{}
 	for _, c := range classes {
@@ -221,7 +209,7 @@ func (a apiCounts) describe(classes ...string) string {
 		v float64
 	}
 	var list []kv
-	for k, v := range a {
+	for k, v := range a.writes {
 		if want[writeClass(k)] {
 			list = append(list, kv{k, v})
 		}
@@ -244,140 +232,115 @@ func (a apiCounts) describe(classes ...string) string {
 
 // managerMetrics is what the benchmark reads from the manager's /metrics.
 type managerMetrics struct {
-	heapInuse, heapAlloc, rss float64
-	cpu                       float64
+	heapInuse float64
 	// restWrites and restReads count the manager's requests to the API
-	// server (client-go's rest_client_requests_total), events included.
-	restWrites, restReads float64
-	reconciles            float64
+	// server (client-go's rest_client_requests_total, every attempt),
+	// events included; rest429 those answered 429, restRetries the
+	// attempts after the first (rest_client_request_retries_total).
+	restWrites, restReads, rest429, restRetries float64
+	reconciles                                  float64
 	// reconcileResults counts reconciles by result (success, error,
 	// requeue, requeue_after).
 	reconcileResults map[string]float64
 	queueDepth       float64
 	activeWorkers    float64
+	// tokenSeries counts the arcgistoken_* samples, scrapeBytes the size of
+	// the whole answer.
+	tokenSeries int
+	scrapeBytes int
 }
 
-var managerMetricNames = map[string]bool{
-	"go_memstats_heap_inuse_bytes":       true,
-	"go_memstats_heap_alloc_bytes":       true,
-	"process_resident_memory_bytes":      true,
-	"process_cpu_seconds_total":          true,
-	"rest_client_requests_total":         true,
-	"controller_runtime_reconcile_total": true,
-	"workqueue_depth":                    true,
-	"controller_runtime_active_workers":  true,
+func managerMetricsOf(fams families, size int) managerMetrics {
+	m := managerMetrics{reconcileResults: map[string]float64{}, scrapeBytes: size}
+	m.heapInuse = fams.sum("go_memstats_heap_inuse_bytes", nil)
+	m.restWrites = fams.sum("rest_client_requests_total", func(l map[string]string) bool {
+		switch l["method"] {
+		case "POST", "PUT", "PATCH", "DELETE":
+			return true
+		}
+		return false
+	})
+	m.restReads = fams.sum("rest_client_requests_total", func(l map[string]string) bool {
+		return l["method"] == "GET" || l["method"] == "LIST"
+	})
+	m.rest429 = fams.sum("rest_client_requests_total", labelIs("code", "429"))
+	m.restRetries = fams.sum("rest_client_request_retries_total", nil)
+	arcgistoken := labelIs("controller", "arcgistoken")
+	m.reconciles = fams.sum("controller_runtime_reconcile_total", arcgistoken)
+	if fam := fams["controller_runtime_reconcile_total"]; fam != nil {
+		for _, s := range fam.GetMetric() {
+			if l := labelMap(s); l["controller"] == "arcgistoken" {
+				m.reconcileResults[l["result"]] += s.GetCounter().GetValue()
+			}
+		}
+	}
+	m.queueDepth = fams.sum("workqueue_depth", labelIs("name", "arcgistoken"))
+	m.activeWorkers = fams.sum("controller_runtime_active_workers", arcgistoken)
+	m.tokenSeries = fams.series("arcgistoken_")
+	return m
 }
 
 func scrapeManager(ctx context.Context, url string) (managerMetrics, error) {
-	m := managerMetrics{reconcileResults: map[string]float64{}}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return m, err
+		return managerMetrics{}, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return m, err
+		return managerMetrics{}, err
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
-		return m, fmt.Errorf("GET %s: %s", url, resp.Status)
+		return managerMetrics{}, fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
-	samples, err := parseMetrics(resp.Body, func(n string) bool { return managerMetricNames[n] })
+	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return m, err
+		return managerMetrics{}, err
 	}
-	for _, s := range samples {
-		switch s.name {
-		case "go_memstats_heap_inuse_bytes":
-			m.heapInuse = s.value
-		case "go_memstats_heap_alloc_bytes":
-			m.heapAlloc = s.value
-		case "process_resident_memory_bytes":
-			m.rss = s.value
-		case "process_cpu_seconds_total":
-			m.cpu = s.value
-		case "rest_client_requests_total":
-			switch s.labels["method"] {
-			case "POST", "PUT", "PATCH", "DELETE":
-				m.restWrites += s.value
-			case "GET", "LIST":
-				m.restReads += s.value
-			}
-		case "controller_runtime_reconcile_total":
-			if s.labels["controller"] == "arcgistoken" {
-				m.reconciles += s.value
-				m.reconcileResults[s.labels["result"]] += s.value
-			}
-		case "workqueue_depth":
-			if s.labels["name"] == "arcgistoken" {
-				m.queueDepth += s.value
-			}
-		case "controller_runtime_active_workers":
-			if s.labels["controller"] == "arcgistoken" {
-				m.activeWorkers += s.value
-			}
-		}
+	fams, err := parseFamilies(bytes.NewReader(raw))
+	if err != nil {
+		return managerMetrics{}, err
 	}
-	return m, nil
+	return managerMetricsOf(fams, len(raw)), nil
 }
 
-// procMem reads a process's resident set size now and at its peak
-// (VmRSS, VmHWM), in bytes.
-func procMem(pid int) (rss, hwm uint64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseUint(f[1], 10, 64)
-		switch f[0] {
-		case "VmRSS:":
-			rss = kb << 10
-		case "VmHWM:":
-			hwm = kb << 10
-		}
-	}
-	return rss, hwm, nil
+// usage is a process's CPU time and resident memory, now and at its peak.
+type usage struct {
+	cpu      time.Duration
+	rss, hwm uint64
 }
 
-// clockTicks is USER_HZ, 100 on every Linux architecture Go supports.
-const clockTicks = 100
-
-// procCPU reads the CPU time (user + system) a process has used.
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+func procUsage(pid int) (usage, error) {
+	p, err := procfs.NewProc(pid)
 	if err != nil {
-		return 0, err
+		return usage{}, err
 	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("bad /proc/%d/stat", pid)
+	st, err := p.Stat()
+	if err != nil {
+		return usage{}, err
 	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("bad /proc/%d/stat", pid)
+	status, err := p.NewStatus()
+	if err != nil {
+		return usage{}, err
 	}
-	utime, _ := strconv.ParseUint(f[11], 10, 64)
-	stime, _ := strconv.ParseUint(f[12], 10, 64)
-	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+	return usage{
+		cpu: time.Duration(st.CPUTime() * float64(time.Second)),
+		rss: status.VmRSS,
+		hwm: status.VmHWM,
+	}, nil
 }
 
-// loadAvg returns the first three fields of /proc/loadavg.
+// loadAvg is the 1, 5 and 15 minute load averages.
 func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
+	fs, err := procfs.NewDefaultFS()
 	if err != nil {
 		return "unknown"
 	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
+	l, err := fs.LoadAvg()
+	if err != nil {
 		return "unknown"
 	}
-	return strings.Join(f[:3], " ")
+	return fmt.Sprintf("%.2f %.2f %.2f", l.Load1, l.Load5, l.Load15)
 }
