@@ -20,6 +20,7 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -32,6 +33,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -93,8 +95,10 @@ func main() {
 	flag.IntVar(&perHostLimit, "arcgis-max-concurrent-per-host", 8,
 		"How many requests may be in flight to one ArcGIS host at once; the rest wait.")
 	flag.DurationVar(&arcgisTimeout, "arcgis-timeout", 30*time.Second, "Timeout of each request to ArcGIS.")
-	flag.Float64Var(&kubeQPS, "kube-api-qps", 50, "Queries per second to the Kubernetes API server.")
-	flag.IntVar(&kubeBurst, "kube-api-burst", 100, "Burst of queries to the Kubernetes API server.")
+	flag.Float64Var(&kubeQPS, "kube-api-qps", 0,
+		"A client-side cap on queries per second to the Kubernetes API server; 0 or negative: no cap, the API server's priority and fairness sets the pace (its 429s are retried after their Retry-After).")
+	flag.IntVar(&kubeBurst, "kube-api-burst", 0,
+		"Burst above --kube-api-qps; 0 or negative: twice --kube-api-qps. Unused without a cap.")
 	flag.DurationVar(&restartDebounce, "rollout-restart-debounce", controllers.DefaultRestartDebounce,
 		"How long a rollout restart waits for other tokens of the same workload to rotate, so that they cost one restart.")
 	flag.Float64Var(&memoryLimitRatio, "memory-limit-ratio", 0.9,
@@ -124,7 +128,7 @@ func main() {
 
 	namespaces := splitList(watchNamespaces)
 	restConfig := ctrl.GetConfigOrDie()
-	restConfig.QPS, restConfig.Burst = float32(kubeQPS), kubeBurst
+	restConfig.QPS, restConfig.Burst = apiPace(kubeQPS, kubeBurst)
 	restConfig.UserAgent = "arcgis-token-operator/" + version.Version
 
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
@@ -146,6 +150,10 @@ func main() {
 	}
 
 	metrics.Register()
+	// How often the API server pushed back (rest_client_requests_total
+	// counts every attempt by code, 429s included; this counts the retries
+	// after a Retry-After) and, with a cap, how long requests waited for it.
+	ctrlmetrics.RegisterRESTClientMetrics(ctrlmetrics.MetricRequestRetry, ctrlmetrics.MetricRateLimiterLatency)
 	arcgis.Version = version.Version
 	clk := clock.RealClock{}
 	issuer := arcgis.New(arcgis.Options{
@@ -188,6 +196,20 @@ func main() {
 		setupLog.Error(err, "The manager stopped with an error")
 		os.Exit(1)
 	}
+}
+
+// apiPace turns --kube-api-qps and --kube-api-burst into client-go's
+// settings. No cap by default: a negative QPS turns client-go's token bucket
+// off (0 would mean its default of 5), and API Priority and Fairness paces
+// the manager instead, with 429s that client-go retries after Retry-After.
+func apiPace(qps float64, burst int) (float32, int) {
+	if qps <= 0 {
+		return -1, 0
+	}
+	if burst <= 0 {
+		burst = int(math.Ceil(2 * qps))
+	}
+	return float32(qps), burst
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.
