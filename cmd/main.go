@@ -149,7 +149,15 @@ func main() {
 		os.Exit(1)
 	}
 
-	metrics.Register()
+	elected := mgr.Elected()
+	metrics.Register(metrics.Tokens{Reader: mgr.GetCache(), Leading: func() bool {
+		select {
+		case <-elected:
+			return true
+		default:
+			return false
+		}
+	}})
 	// How often the API server pushed back (rest_client_requests_total
 	// counts every attempt by code, 429s included; this counts the retries
 	// after a Retry-After) and, with a cap, how long requests waited for it.

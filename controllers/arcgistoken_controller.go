@@ -34,7 +34,6 @@ import (
 	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
 	"github.com/tokenoperator/arcgis-token-operator/internal/accountguard"
 	"github.com/tokenoperator/arcgis-token-operator/internal/arcgis"
-	"github.com/tokenoperator/arcgis-token-operator/internal/metrics"
 	"github.com/tokenoperator/arcgis-token-operator/internal/policies"
 )
 
@@ -98,7 +97,6 @@ func (r *ArcGISTokenReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		if err := r.writeStatus(ctx, orig, tok); err != nil {
 			retErr = errors.Join(retErr, err)
 		}
-		metrics.ObserveToken(tok)
 	}()
 
 	in, err := r.gather(ctx, tok)
@@ -252,5 +250,4 @@ func (r *ArcGISTokenReconciler) writeStatus(ctx context.Context, orig, tok *arcg
 // forget drops what the reconciler remembers about a deleted ArcGISToken.
 func (r *ArcGISTokenReconciler) forget(key types.NamespacedName) {
 	r.memory.forget(key)
-	metrics.ForgetToken(key)
 }

@@ -16,16 +16,23 @@ limitations under the License.
 
 // Package metrics holds the operator's Prometheus metrics, registered with
 // controller-runtime's registry so that the manager's metrics endpoint serves
-// them beside the controller-runtime and client-go ones. Names follow
-// cert-manager's certmanager_certificate_* metrics.
+// them beside the controller-runtime and client-go ones.
+//
+// The per-token series are not kept anywhere: a collector builds them at
+// scrape time from the ArcGISTokens in the manager's informer cache, two per
+// token (the expiry, and the status as labels). The reconciler needs to do
+// nothing for them, and a deleted ArcGISToken's series go with it.
 package metrics
 
 import (
+	"context"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
@@ -33,20 +40,14 @@ import (
 )
 
 var (
-	expiration = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "arcgistoken_expiration_timestamp_seconds",
-		Help: "The time the stored ArcGIS token expires, in seconds since the epoch.",
-	}, []string{"namespace", "name"})
+	expirationDesc = prometheus.NewDesc("arcgistoken_expiration_timestamp_seconds",
+		"The time the stored ArcGIS token expires, in seconds since the epoch; absent while no token is stored.",
+		[]string{"namespace", "name"}, nil)
 
-	renewal = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "arcgistoken_renewal_timestamp_seconds",
-		Help: "The time the ArcGIS token is due for renewal, in seconds since the epoch.",
-	}, []string{"namespace", "name"})
-
-	ready = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "arcgistoken_ready_status",
-		Help: "The Ready condition of the ArcGISToken: 1 for the current status (True, False or Unknown), 0 for the others.",
-	}, []string{"namespace", "name", "condition"})
+	statusDesc = prometheus.NewDesc("arcgistoken_status",
+		"One series per ArcGISToken, always 1: its type, the status of its Ready and Issuing conditions (True, False or Unknown), "+
+			"and a reason: Ready's when not Ready, else Issuing's when a new token is due, else Ready's.",
+		[]string{"namespace", "name", "type", "ready", "issuing", "reason"}, nil)
 
 	requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "arcgistoken_requests_total",
@@ -60,47 +61,78 @@ var (
 	}, []string{"host", "endpoint"})
 )
 
+// Tokens is where the per-token series come from.
+type Tokens struct {
+	// Reader lists ArcGISTokens: the manager's cache (mgr.GetCache()), so
+	// that a scrape costs no request to the API server.
+	Reader client.Reader
+	// Leading reports whether this replica is the leader. Only the leader
+	// reconciles, so only its view is current and only it exports per-token
+	// series; a standby's would duplicate them. Nil means always.
+	Leading func() bool
+}
+
 var registerOnce sync.Once
 
-// Register adds the metrics to controller-runtime's registry. It is safe to
-// call more than once.
-func Register() {
+// Register adds the metrics to controller-runtime's registry: the request
+// metrics, and the per-token collector over tokens. Only the first call has
+// an effect.
+func Register(tokens Tokens) {
 	registerOnce.Do(func() {
-		ctrlmetrics.Registry.MustRegister(expiration, renewal, ready, requests, latency)
+		ctrlmetrics.Registry.MustRegister(requests, latency, &tokenCollector{tokens: tokens})
 	})
 }
 
-var conditionValues = []string{"True", "False", "Unknown"}
+// listTimeout bounds a scrape's wait for the cache, which answers at once
+// once synced.
+const listTimeout = 10 * time.Second
 
-// ObserveToken updates the per-token series from an ArcGISToken's status.
-func ObserveToken(t *arcgisv1alpha1.ArcGISToken) {
-	ns, name := t.Namespace, t.Name
-	if t.Status.ExpiresAt != nil {
-		expiration.WithLabelValues(ns, name).Set(float64(t.Status.ExpiresAt.Unix()))
-	} else {
-		expiration.DeleteLabelValues(ns, name)
+// tokenCollector builds the per-token series at scrape time.
+type tokenCollector struct{ tokens Tokens }
+
+func (c *tokenCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- expirationDesc
+	ch <- statusDesc
+}
+
+func (c *tokenCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.tokens.Reader == nil || (c.tokens.Leading != nil && !c.tokens.Leading()) {
+		return
 	}
-	if t.Status.RenewalTime != nil {
-		renewal.WithLabelValues(ns, name).Set(float64(t.Status.RenewalTime.Unix()))
-	} else {
-		renewal.DeleteLabelValues(ns, name)
+	ctx, cancel := context.WithTimeout(context.Background(), listTimeout)
+	defer cancel()
+	list := &arcgisv1alpha1.ArcGISTokenList{}
+	// The cache's own objects, not copies: only read here, and a copy of
+	// every token on every scrape is the garbage this collector avoids.
+	if err := c.tokens.Reader.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		ch <- prometheus.NewInvalidMetric(statusDesc, err)
+		return
 	}
-	current := "Unknown"
-	if c := meta.FindStatusCondition(t.Status.Conditions, arcgisv1alpha1.ConditionReady); c != nil {
-		current = string(c.Status)
-	}
-	for _, v := range conditionValues {
-		ready.WithLabelValues(ns, name, v).Set(boolToFloat(v == current))
+	for i := range list.Items {
+		t := &list.Items[i]
+		if t.Status.ExpiresAt != nil {
+			ch <- prometheus.MustNewConstMetric(expirationDesc, prometheus.GaugeValue, float64(t.Status.ExpiresAt.Unix()), t.Namespace, t.Name)
+		}
+		ready, issuing, reason := status(t)
+		ch <- prometheus.MustNewConstMetric(statusDesc, prometheus.GaugeValue, 1, t.Namespace, t.Name, string(t.Spec.Type), ready, issuing, reason)
 	}
 }
 
-// ForgetToken deletes the per-token series of a deleted ArcGISToken.
-func ForgetToken(key types.NamespacedName) {
-	expiration.DeleteLabelValues(key.Namespace, key.Name)
-	renewal.DeleteLabelValues(key.Namespace, key.Name)
-	for _, v := range conditionValues {
-		ready.DeleteLabelValues(key.Namespace, key.Name, v)
+// status reads the labels of a token's status series.
+func status(t *arcgisv1alpha1.ArcGISToken) (ready, issuing, reason string) {
+	ready, issuing = string(metav1.ConditionUnknown), string(metav1.ConditionUnknown)
+	r := meta.FindStatusCondition(t.Status.Conditions, arcgisv1alpha1.ConditionReady)
+	i := meta.FindStatusCondition(t.Status.Conditions, arcgisv1alpha1.ConditionIssuing)
+	if r != nil {
+		ready, reason = string(r.Status), r.Reason
 	}
+	if i != nil {
+		issuing = string(i.Status)
+	}
+	if ready == string(metav1.ConditionTrue) && i != nil && i.Status == metav1.ConditionTrue {
+		reason = i.Reason
+	}
+	return ready, issuing, reason
 }
 
 // ObserveRequest counts one request of the ArcGIS client; wire it as the
@@ -108,11 +140,4 @@ func ForgetToken(key types.NamespacedName) {
 func ObserveRequest(o arcgis.Observation) {
 	requests.WithLabelValues(o.Host, o.Endpoint, o.Result).Inc()
 	latency.WithLabelValues(o.Host, o.Endpoint).Observe(o.Duration.Seconds())
-}
-
-func boolToFloat(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -17,70 +17,148 @@ limitations under the License.
 package metrics
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
 	"github.com/tokenoperator/arcgis-token-operator/internal/arcgis"
 )
 
-func TestTokenSeries(t *testing.T) {
-	Register()
-	Register() // safe twice
-	expires := metav1.NewTime(time.Unix(1_900_000_000, 0))
-	renewalAt := metav1.NewTime(time.Unix(1_899_998_800, 0))
-	tok := &arcgisv1alpha1.ArcGISToken{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "gis", Name: "portal"},
-		Status: arcgisv1alpha1.ArcGISTokenStatus{
-			ExpiresAt: &expires, RenewalTime: &renewalAt,
-			Conditions: []metav1.Condition{{Type: arcgisv1alpha1.ConditionReady, Status: metav1.ConditionTrue}},
+func token(ns, name string, typ arcgisv1alpha1.ServiceType, expires *time.Time, conds ...metav1.Condition) *arcgisv1alpha1.ArcGISToken {
+	t := &arcgisv1alpha1.ArcGISToken{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec:       arcgisv1alpha1.ArcGISTokenSpec{Type: typ},
+		Status:     arcgisv1alpha1.ArcGISTokenStatus{Conditions: conds},
+	}
+	if expires != nil {
+		e := metav1.NewTime(*expires)
+		t.Status.ExpiresAt = &e
+	}
+	return t
+}
+
+func cond(typ string, status metav1.ConditionStatus, reason string) metav1.Condition {
+	return metav1.Condition{Type: typ, Status: status, Reason: reason}
+}
+
+func reader(t *testing.T, objs ...client.Object) client.Reader {
+	t.Helper()
+	s := runtime.NewScheme()
+	if err := arcgisv1alpha1.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	return fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).Build()
+}
+
+const header = `
+# HELP arcgistoken_expiration_timestamp_seconds The time the stored ArcGIS token expires, in seconds since the epoch; absent while no token is stored.
+# TYPE arcgistoken_expiration_timestamp_seconds gauge
+# HELP arcgistoken_status One series per ArcGISToken, always 1: its type, the status of its Ready and Issuing conditions (True, False or Unknown), and a reason: Ready's when not Ready, else Issuing's when a new token is due, else Ready's.
+# TYPE arcgistoken_status gauge
+`
+
+func TestTokenCollector(t *testing.T) {
+	exp := time.Unix(1_900_000_000, 0)
+	healthy := token("gis", "portal", arcgisv1alpha1.ServiceTypePortal, &exp,
+		cond(arcgisv1alpha1.ConditionReady, metav1.ConditionTrue, arcgisv1alpha1.ReasonTokenIssued),
+		cond(arcgisv1alpha1.ConditionIssuing, metav1.ConditionFalse, arcgisv1alpha1.ReasonUpToDate))
+	// The old token still works while renewals fail: Ready, and Issuing
+	// says why the renewal is late.
+	renewing := token("gis", "renewing", arcgisv1alpha1.ServiceTypeServer, &exp,
+		cond(arcgisv1alpha1.ConditionReady, metav1.ConditionTrue, arcgisv1alpha1.ReasonTokenIssued),
+		cond(arcgisv1alpha1.ConditionIssuing, metav1.ConditionTrue, "ServiceUnavailable"))
+	// Never issued: no expiry series, and Ready's reason.
+	failing := token("maps", "failing", arcgisv1alpha1.ServiceTypeOAuth, nil,
+		cond(arcgisv1alpha1.ConditionReady, metav1.ConditionFalse, "InvalidCredentials"),
+		cond(arcgisv1alpha1.ConditionIssuing, metav1.ConditionTrue, "InvalidCredentials"))
+	// Just created: no status at all.
+	fresh := token("maps", "fresh", arcgisv1alpha1.ServiceTypePortal, nil)
+
+	tests := map[string]struct {
+		tokens  Tokens
+		want    string
+		samples int
+	}{
+		"every token, two series at most": {
+			tokens: Tokens{Reader: reader(t, healthy, renewing, failing, fresh)},
+			want: header + `
+arcgistoken_expiration_timestamp_seconds{name="portal",namespace="gis"} 1.9e+09
+arcgistoken_expiration_timestamp_seconds{name="renewing",namespace="gis"} 1.9e+09
+arcgistoken_status{issuing="False",name="portal",namespace="gis",ready="True",reason="TokenIssued",type="Portal"} 1
+arcgistoken_status{issuing="True",name="renewing",namespace="gis",ready="True",reason="ServiceUnavailable",type="Server"} 1
+arcgistoken_status{issuing="True",name="failing",namespace="maps",ready="False",reason="InvalidCredentials",type="OAuth"} 1
+arcgistoken_status{issuing="Unknown",name="fresh",namespace="maps",ready="Unknown",reason="",type="Portal"} 1
+`,
+			samples: 6,
+		},
+		"a standby exports no per-token series": {
+			tokens: Tokens{Reader: reader(t, healthy), Leading: func() bool { return false }},
+		},
+		"the leader does": {
+			tokens:  Tokens{Reader: reader(t, healthy), Leading: func() bool { return true }},
+			samples: 2,
 		},
 	}
-	ObserveToken(tok)
-	want := `
-# HELP arcgistoken_expiration_timestamp_seconds The time the stored ArcGIS token expires, in seconds since the epoch.
-# TYPE arcgistoken_expiration_timestamp_seconds gauge
-arcgistoken_expiration_timestamp_seconds{name="portal",namespace="gis"} 1.9e+09
-# HELP arcgistoken_ready_status The Ready condition of the ArcGISToken: 1 for the current status (True, False or Unknown), 0 for the others.
-# TYPE arcgistoken_ready_status gauge
-arcgistoken_ready_status{condition="False",name="portal",namespace="gis"} 0
-arcgistoken_ready_status{condition="True",name="portal",namespace="gis"} 1
-arcgistoken_ready_status{condition="Unknown",name="portal",namespace="gis"} 0
-# HELP arcgistoken_renewal_timestamp_seconds The time the ArcGIS token is due for renewal, in seconds since the epoch.
-# TYPE arcgistoken_renewal_timestamp_seconds gauge
-arcgistoken_renewal_timestamp_seconds{name="portal",namespace="gis"} 1.8999988e+09
-`
-	names := []string{"arcgistoken_expiration_timestamp_seconds", "arcgistoken_ready_status", "arcgistoken_renewal_timestamp_seconds"}
-	if err := testutil.GatherAndCompare(ctrlmetrics.Registry, strings.NewReader(want), names...); err != nil {
-		t.Error(err)
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			c := &tokenCollector{tokens: tc.tokens}
+			if n := testutil.CollectAndCount(c); n != tc.samples {
+				t.Errorf("%d samples, want %d", n, tc.samples)
+			}
+			if tc.want != "" {
+				if err := testutil.CollectAndCompare(c, strings.NewReader(tc.want)); err != nil {
+					t.Error(err)
+				}
+			}
+		})
 	}
+}
 
-	// The token fails: Ready False, no expiry any more.
-	tok.Status.ExpiresAt, tok.Status.RenewalTime = nil, nil
-	tok.Status.Conditions[0].Status = metav1.ConditionFalse
-	ObserveToken(tok)
-	if got := testutil.ToFloat64(ready.WithLabelValues("gis", "portal", "False")); got != 1 {
-		t.Errorf("ready_status{condition=False} = %v, want 1", got)
+// A deleted ArcGISToken's series go with it: nothing to forget.
+func TestTokenCollectorFollowsTheCache(t *testing.T) {
+	exp := time.Unix(1_900_000_000, 0)
+	tok := token("gis", "portal", arcgisv1alpha1.ServiceTypePortal, &exp)
+	r := reader(t, tok)
+	c := &tokenCollector{tokens: Tokens{Reader: r}}
+	if n := testutil.CollectAndCount(c); n != 2 {
+		t.Fatalf("%d samples, want 2", n)
 	}
-	if n := testutil.CollectAndCount(expiration); n != 0 {
-		t.Errorf("%d expiration series for a token without expiry, want 0", n)
+	if err := r.(client.Client).Delete(context.Background(), tok); err != nil {
+		t.Fatal(err)
 	}
+	if n := testutil.CollectAndCount(c); n != 0 {
+		t.Errorf("%d samples after the delete, want 0", n)
+	}
+}
 
-	// Deleted: every series goes.
-	ForgetToken(types.NamespacedName{Namespace: "gis", Name: "portal"})
-	if n := testutil.CollectAndCount(ready) + testutil.CollectAndCount(expiration) + testutil.CollectAndCount(renewal); n != 0 {
-		t.Errorf("%d series left for a deleted ArcGISToken, want 0", n)
+type failingReader struct{ client.Reader }
+
+func (failingReader) List(context.Context, client.ObjectList, ...client.ListOption) error {
+	return errors.New("cache not synced")
+}
+
+// A failed list makes the scrape fail visibly instead of answering as if
+// there were no tokens (which would resolve every per-token alert).
+func TestTokenCollectorListError(t *testing.T) {
+	c := &tokenCollector{tokens: Tokens{Reader: failingReader{}}}
+	if err := testutil.CollectAndCompare(c, strings.NewReader("")); err == nil || !strings.Contains(err.Error(), "cache not synced") {
+		t.Errorf("collect error = %v, want the list error", err)
 	}
 }
 
 func TestRequestSeries(t *testing.T) {
-	Register()
+	Register(Tokens{})
+	Register(Tokens{}) // safe twice
 	before := testutil.ToFloat64(requests.WithLabelValues("gis.example.com", arcgis.EndpointGenerateToken, arcgis.ResultSuccess))
 	ObserveRequest(arcgis.Observation{Host: "gis.example.com", Endpoint: arcgis.EndpointGenerateToken, Result: arcgis.ResultSuccess, Duration: 30 * time.Millisecond})
 	ObserveRequest(arcgis.Observation{Host: "gis.example.com", Endpoint: arcgis.EndpointGenerateToken, Result: string(arcgis.ReasonInvalidCredentials), Duration: time.Second})
@@ -92,5 +170,9 @@ func TestRequestSeries(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(latency, "arcgistoken_request_duration_seconds"); n != 1 {
 		t.Errorf("%d latency histograms, want 1 (host, endpoint)", n)
+	}
+	// Registered with controller-runtime's registry, which the manager serves.
+	if n, err := testutil.GatherAndCount(ctrlmetrics.Registry, "arcgistoken_requests_total"); err != nil || n < 2 {
+		t.Errorf("arcgistoken_requests_total in the registry: %d series, %v", n, err)
 	}
 }
