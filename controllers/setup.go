@@ -48,15 +48,17 @@ import (
 const refIndex = "arcgis.tokenoperator.dev/references"
 
 // CacheOptions narrows the manager's cache to what the operator reads: only
-// the Secrets it owns (by label), and no managedFields on anything. Secrets it
-// merely references are read directly and watched by metadata, per namespace
-// of ArcGISTokens (see refReader and referenceWatches), so memory does not
-// grow with the Secrets elsewhere in the cluster. namespaces limits every
-// watch, when set.
+// the Secrets it owns (by label), no managedFields on anything, and no copy of
+// an ArcGISToken's spec in kubectl's last-applied-configuration annotation.
+// Secrets it merely references are read directly and watched by metadata, per
+// namespace of ArcGISTokens (see refReader and referenceWatches), so memory
+// does not grow with the Secrets elsewhere in the cluster. namespaces limits
+// every watch, when set.
 func CacheOptions(namespaces []string) cache.Options {
 	opts := cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
+			&arcgisv1alpha1.ArcGISToken{}: {Transform: stripTokenForCache},
 			&corev1.Secret{}: {
 				Label: labels.SelectorFromSet(labels.Set{arcgisv1alpha1.ManagedByLabel: arcgisv1alpha1.ManagedByValue}),
 			},
@@ -69,6 +71,19 @@ func CacheOptions(namespaces []string) cache.Options {
 		}
 	}
 	return opts
+}
+
+// stripTokenForCache drops from a cached ArcGISToken what the operator never
+// reads: managedFields, and the last-applied-configuration annotation that
+// kubectl apply (and Argo CD) add, a second copy of the spec as JSON. The
+// operator writes ArcGISTokens only by status patches, never by an Update
+// from the cache, so nothing is lost from the API server's copy.
+func stripTokenForCache(obj any) (any, error) {
+	if t, ok := obj.(*arcgisv1alpha1.ArcGISToken); ok {
+		t.ManagedFields = nil
+		delete(t.Annotations, corev1.LastAppliedConfigAnnotation)
+	}
+	return obj, nil
 }
 
 // stripToIdentity keeps what the reference watches need to notice a change.
