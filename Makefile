@@ -84,12 +84,16 @@ help: ## Display this help.
 demo: envtest build ## Run the operator on a local control plane with the ArcGIS simulator (Ctrl-C stops it).
 	$(GO) run ./hack/demo
 
-# Arguments of `make bench`, e.g. BENCH_ARGS="-n 100,1000 -profile" (see `go run ./hack/bench -h`).
+# Arguments of `make bench`, e.g. BENCH_ARGS="-n 1000 -profile" or BENCH_ARGS=-soak (see `go run ./hack/bench -h`).
 BENCH_ARGS ?=
 
 .PHONY: bench
-bench: envtest build ## Measure how the operator scales (100, 1,000 and 5,000 ArcGISTokens) against the API server's own write limit; writes BENCHMARKS.md. Not part of `make test`.
+bench: envtest build ## Measure how the operator scales (1,000 and 10,000 ArcGISTokens) against the API server's own pace; BENCH_ARGS=-soak: the 30-minute soak. Writes BENCHMARKS.md. Not part of `make test`.
 	$(GO) run ./hack/bench $(BENCH_ARGS)
+
+.PHONY: test-alerts
+test-alerts: ## Unit-test the PrometheusRule's alerts with promtool (Debian package prometheus).
+	hack/test-alerts.sh
 
 ##@ Development
 
