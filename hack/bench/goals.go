@@ -216,7 +216,8 @@ var scaleGoals = []goal{
 		ok:     func(v, _ float64) bool { return v < 50 },
 		rows: atN(1000, func(x *result) (row, bool) {
 			v := x.idle.rss / (1 << 20)
-			return row{measured: true, value: v, floor: noFloor, figure: fmt.Sprintf("%s (live heap %s)", mib(x.idle.rss), mib(x.idle.heap))}, x.idle.rss > 0
+			return row{measured: true, value: v, floor: noFloor, figure: fmt.Sprintf("%s (anonymous %s, live heap %s; with no token %s)",
+				mib(x.idle.rss), mib(x.idle.anon), mib(x.idle.heap), mib(x.baseline.rss))}, x.idle.rss > 0
 		}),
 	},
 	{

@@ -30,7 +30,7 @@ import (
 // heap is the live heap whenever the last collection happened to run.
 func (b *bench) idleSample(ctx context.Context) (idleSample, error) {
 	var s idleSample
-	var rs, hs []float64
+	var rs, hs, as []float64
 	for i := range 5 {
 		if i > 0 {
 			if err := sleep(ctx, 2*time.Second); err != nil {
@@ -45,12 +45,13 @@ func (b *bench) idleSample(ctx context.Context) (idleSample, error) {
 			return s, err
 		}
 		u := b.mgr.usage()
-		rs, hs = append(rs, float64(u.rss)), append(hs, mm.heapInuse)
+		rs, hs, as = append(rs, float64(u.rss)), append(hs, mm.heapInuse), append(as, float64(u.anon))
 		s.hwm, s.tokenSeries, s.scrapeBytes = u.hwm, mm.tokenSeries, mm.scrapeBytes
 	}
 	slices.Sort(rs)
 	slices.Sort(hs)
-	s.rss, s.heap = rs[len(rs)/2], hs[len(hs)/2]
+	slices.Sort(as)
+	s.rss, s.heap, s.anon = rs[len(rs)/2], hs[len(hs)/2], as[len(as)/2]
 	return s, nil
 }
 

@@ -306,10 +306,12 @@ func scrapeManager(ctx context.Context, url string) (managerMetrics, error) {
 	return managerMetricsOf(fams, len(raw)), nil
 }
 
-// usage is a process's CPU time and resident memory, now and at its peak.
+// usage is a process's CPU time and resident memory, now and at its peak;
+// anon is the part of rss that is not the executable's (and other files')
+// pages.
 type usage struct {
-	cpu      time.Duration
-	rss, hwm uint64
+	cpu            time.Duration
+	rss, hwm, anon uint64
 }
 
 func procUsage(pid int) (usage, error) {
@@ -326,9 +328,10 @@ func procUsage(pid int) (usage, error) {
 		return usage{}, err
 	}
 	return usage{
-		cpu: time.Duration(st.CPUTime() * float64(time.Second)),
-		rss: status.VmRSS,
-		hwm: status.VmHWM,
+		cpu:  time.Duration(st.CPUTime() * float64(time.Second)),
+		rss:  status.VmRSS,
+		hwm:  status.VmHWM,
+		anon: status.RssAnon,
 	}, nil
 }
 

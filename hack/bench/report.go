@@ -223,7 +223,7 @@ func (r *runInfo) steadyTable(w *writer) {
 
 func (r *runInfo) memoryTable(w *writer) {
 	w.p("### Memory and CPU\n\n")
-	w.p("| N | peak RSS | peak heap | CPU | no token: RSS, heap | idle RSS | idle heap | arcgistoken_* series, scrape size | idle RSS with %s unrelated Secrets | change | heap with them |\n", thousands(r.opts.unrelated))
+	w.p("| N | peak RSS | peak heap | CPU | no token: RSS (anonymous), heap | idle RSS (anonymous) | idle heap | arcgistoken_* series, scrape size | idle RSS with %s unrelated Secrets | change | heap with them |\n", thousands(r.opts.unrelated))
 	w.p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, x := range r.done() {
 		unrel, change, unrelHeap := "–", "–", "–"
@@ -234,12 +234,12 @@ func (r *runInfo) memoryTable(w *writer) {
 		if x.idle.rss > 0 {
 			series = fmt.Sprintf("%s, %s", thousands(x.idle.tokenSeries), kib(x.idle.scrapeBytes))
 		}
-		w.p("| %d | %s | %s | %s | %s, %s | %s | %s | %s | %s | %s | %s |\n", x.n, mibOr(float64(x.peakRSS)), mibOr(x.peakHeap), cpuOr(x.cpu),
-			mibOr(x.baseline.rss), mibOr(x.baseline.heap), mibOr(x.idle.rss), mibOr(x.idle.heap), series, unrel, change, unrelHeap)
+		w.p("| %d | %s | %s | %s | %s (%s), %s | %s (%s) | %s | %s | %s | %s | %s |\n", x.n, mibOr(float64(x.peakRSS)), mibOr(x.peakHeap), cpuOr(x.cpu),
+			mibOr(x.baseline.rss), mibOr(x.baseline.anon), mibOr(x.baseline.heap), mibOr(x.idle.rss), mibOr(x.idle.anon), mibOr(x.idle.heap), series, unrel, change, unrelHeap)
 	}
 	w.p("\n")
 	w.p("Peak RSS is the VmHWM (procfs) of the manager that ran the phases above (issuance, wave, steady state), CPU its user + system time; peak heap is the highest `go_memstats_heap_inuse_bytes` sampled every %s (these scrapes are part of the load, as Prometheus' would be). ", r.opts.sampleEvery)
-	w.p("No token: that manager before the first ArcGISToken. Idle: a freshly started manager once it has reconciled every ArcGISToken and is idle, then another after the benchmark added the unrelated Secrets (1 KiB each, namespace `%s`); each the median of 5 samples 2 s apart, each right after a garbage collection the benchmark forces (pprof `heap?gc=1`), so the heap is the live heap.\n\n", r.opts.unrelatedNS)
+	w.p("No token: that manager before the first ArcGISToken. Idle: a freshly started manager once it has reconciled every ArcGISToken and is idle, then another after the benchmark added the unrelated Secrets (1 KiB each, namespace `%s`); each the median of 5 samples 2 s apart, each right after a garbage collection the benchmark forces (pprof `heap?gc=1`), so the heap is the live heap. Anonymous: RssAnon, resident memory that is not the executable's pages (RssFile: the manager's binary is about 75 MB, and the pages it touches count in its RSS).\n\n", r.opts.unrelatedNS)
 }
 
 func (r *runInfo) growthTable(w *writer) {

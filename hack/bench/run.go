@@ -110,6 +110,7 @@ type steady struct {
 // idleSample is a settled manager's memory.
 type idleSample struct {
 	rss, heap   float64 // median of 5 samples, each right after a forced GC
+	anon        float64 // the part of rss that is not the executable's pages
 	hwm         uint64
 	tokenSeries int // arcgistoken_* samples in one scrape
 	scrapeBytes int
