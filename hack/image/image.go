@@ -284,6 +284,16 @@ func Write(dir string, s Spec, res *Result) error {
 	})); err != nil {
 		return err
 	}
+	// go-containerregistry writes some blobs 0600 and index.json 0755: make
+	// the layout readable by all and executable by none, like the archives.
+	if err := filepath.WalkDir(ociDir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		return os.Chmod(p, 0o644)
+	}); err != nil {
+		return err
+	}
 	for _, pl := range res.Platforms {
 		_, arch, _ := strings.Cut(pl.Platform, "/")
 		out := filepath.Join(dir, "manager-"+arch+".tar")
