@@ -303,12 +303,12 @@ func (s *Simulator) applyFault(c *call) bool {
 			return true
 		case <-s.done:
 			c.outcome = OutcomeCanceled
-			dropConnection(c.w)
+			c.drop()
 			return true
 		}
 	case FaultDrop:
 		c.outcome = outcome
-		dropConnection(c.w)
+		c.drop()
 		return true
 	case FaultHTMLError:
 		c.writeRaw(cmp.Or(f.Status, http.StatusOK), "text/html; charset=utf-8", htmlErrorPage)
@@ -341,11 +341,15 @@ func setRetryAfter(w http.ResponseWriter, d time.Duration) {
 	}
 }
 
-// dropConnection closes the client's connection without an answer. The
-// server speaks HTTP/1.1 only, so hijacking works; should it not, aborting
-// the handler has the same effect on the wire.
-func dropConnection(w http.ResponseWriter) {
-	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+// drop closes the client's connection without an answer. The outcome is
+// counted first: the client sees the drop the moment the connection closes,
+// before the handler returns, and a test that reads the counters as soon as
+// its request failed must find it there. The server speaks HTTP/1.1 only, so
+// hijacking works; should it not, aborting the handler has the same effect
+// on the wire.
+func (c *call) drop() {
+	c.count()
+	if conn, _, err := http.NewResponseController(c.w).Hijack(); err == nil {
 		_ = conn.Close()
 		return
 	}

@@ -167,6 +167,19 @@ type call struct {
 	body     url.Values // empty unless a form-encoded POST
 	outcome  string
 	status   int
+	counted  bool
+}
+
+// count records the call's outcome, once. An answer reaches the client only
+// after serveHTTP returns (net/http then flushes a short answer, or the last
+// chunk of a long one), so counting on return is early enough for answers;
+// drop counts before it closes the connection.
+func (c *call) count() {
+	if c.counted {
+		return
+	}
+	c.counted = true
+	c.s.counters.end(c.endpoint, c.outcome)
 }
 
 // serveHTTP dispatches a request: the control API, or a simulated endpoint
@@ -192,7 +205,7 @@ func (s *Simulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	s.counters.begin(door, c.query.Get("token") != "", hasCredentials(c.query))
 	defer func() {
-		s.counters.end(c.endpoint, c.outcome)
+		c.count()
 		if s.log != nil {
 			s.log.Info("request", "endpoint", c.endpoint, "method", r.Method, "outcome", c.outcome,
 				"status", c.status, "remote", r.RemoteAddr, "duration", time.Since(start))
