@@ -192,6 +192,8 @@ func (c *Client) issue(ctx context.Context, req *TokenRequest, sec *secrets) (*T
 		return c.issueFederated(ctx, req, sec)
 	case OAuth:
 		return c.issueOAuth(ctx, req, sec)
+	case APIKey:
+		return nil, invalidRequest("API keys are not issued by IssueToken: RegenerateAPIKey mints them")
 	}
 	return nil, invalidRequest("unknown service type %q (want %s, %s, %s, %s or %s)",
 		req.Type, Portal, Server, ServerAdmin, Federated, OAuth)

@@ -24,7 +24,8 @@ import (
 
 // ValidateToken checks a stored token with one cheap authenticated request:
 // the portal's portals/self for Portal and OAuth tokens, the server's
-// rest/services for Server, ServerAdmin and Federated tokens. The token goes
+// rest/services for Server, ServerAdmin and Federated tokens; an API key
+// (type APIKey) at portals/self. The token goes
 // in the POST body, with the token's Referer when it is referer-bound. An
 // IP-bound token validates only if the operator's address is the bound one.
 func (c *Client) ValidateToken(ctx context.Context, req ValidateRequest) (*Validation, error) {
@@ -42,7 +43,7 @@ func (c *Client) validate(ctx context.Context, req *ValidateRequest, sec *secret
 		suffixes                   []string
 	)
 	switch req.Type {
-	case Portal, OAuth:
+	case Portal, OAuth, APIKey:
 		raw, field, suffixes = req.URL, "url", portalSuffixes
 		endpoint, path = EndpointPortalSelf, "/sharing/rest/portals/self"
 	case Server, ServerAdmin:
@@ -52,8 +53,8 @@ func (c *Client) validate(ctx context.Context, req *ValidateRequest, sec *secret
 		raw, field, suffixes = req.ServerURL, "serverURL", serverSuffixes
 		endpoint, path = EndpointRestServices, "/rest/services"
 	default:
-		return nil, invalidRequest("unknown service type %q (want %s, %s, %s, %s or %s)",
-			req.Type, Portal, Server, ServerAdmin, Federated, OAuth)
+		return nil, invalidRequest("unknown service type %q (want %s, %s, %s, %s, %s or %s)",
+			req.Type, Portal, Server, ServerAdmin, Federated, OAuth, APIKey)
 	}
 	root, e := parseRoot(raw, field, suffixes)
 	if e != nil {

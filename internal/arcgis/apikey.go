@@ -1,0 +1,392 @@
+/*
+Copyright 2026 The arcgis-token-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package arcgis
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// API key credentials: an item in its owner's content whose registered app
+// holds up to two long-lived keys, one per slot. The owner's token reads the
+// app (client ID and secret, which slots hold a live key) and the item (each
+// slot's expiration date) and sets those dates; the app's client ID and
+// secret regenerate and invalidate a slot's key. See ARCGIS.md, "API key
+// credentials".
+
+// APIKey is the ServiceType of API keys. IssueToken does not issue them:
+// RegenerateAPIKey does. ValidateToken probes a key at the portal's
+// portals/self.
+const APIKey ServiceType = "APIKey"
+
+// Endpoints of API key credentials, as reported in Error.Endpoint and
+// Observation.Endpoint.
+const (
+	// EndpointRegisteredAppInfo is content/users/<owner>/items/<id>/registeredAppInfo.
+	EndpointRegisteredAppInfo = "registeredAppInfo"
+	// EndpointItem is content/items/<id>.
+	EndpointItem = "content/items"
+	// EndpointItemUpdate is content/users/<owner>/items/<id>/update.
+	EndpointItemUpdate = "content/items/update"
+	// EndpointOAuthRevoke is oauth2/revokeToken.
+	EndpointOAuthRevoke = "oauth2/revokeToken"
+)
+
+// AppTypeAPIKey is the registered app type of API key credentials items.
+const AppTypeAPIKey = "apikey"
+
+// maxAPIKeyDate bounds an expiration date read from an item, far beyond the
+// one year ArcGIS allows, so that a wrong unit shows as an error.
+const maxAPIKeyDate = 5 * 365 * 24 * time.Hour
+
+// APIKeyItemRequest addresses an API key credentials item with its owner's
+// token.
+type APIKeyItemRequest struct {
+	// URL is the portal root, for example https://www.arcgis.com.
+	URL string
+	// Owner is the username that owns the item.
+	Owner string
+	// ItemID is the item's ID.
+	ItemID string
+	// OwnerToken is a token of Owner, from IssueToken with type Portal.
+	OwnerToken string
+	// Binding of OwnerToken: a referer-bound token is sent with its Referer.
+	Binding  Binding
+	CABundle []byte
+}
+
+// APIKeyApp is the registered app behind an API key credentials item.
+type APIKeyApp struct {
+	ItemID string
+	// AppType is "apikey" for API key credentials.
+	AppType string
+	// Client holds the app's client ID and client secret, which
+	// RegenerateAPIKey and InvalidateAPIKey authenticate with. Printing an
+	// APIKeyApp never prints the secret.
+	Client Credentials
+	// Active says, per slot (index 0 for slot 1), whether it holds a key that
+	// was neither invalidated nor replaced and has not expired.
+	Active [2]bool
+}
+
+// SlotActive says whether slot n (1 or 2) holds a live key.
+func (a *APIKeyApp) SlotActive(n int) bool { return validSlot(n) && a.Active[n-1] }
+
+// String implements fmt.Stringer without the client secret.
+func (a APIKeyApp) String() string {
+	return fmt.Sprintf("{ItemID:%s AppType:%s Client:%s Active:%v}", a.ItemID, a.AppType, a.Client, a.Active)
+}
+
+// Format implements fmt.Formatter, so that no verb prints the client secret.
+func (a APIKeyApp) Format(f fmt.State, verb rune) {
+	formatMasked(f, verb, a.String(), "arcgis.APIKeyApp"+a.String())
+}
+
+// LogValue implements slog.LogValuer without the client secret.
+func (a APIKeyApp) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("itemID", a.ItemID), slog.String("appType", a.AppType),
+		slog.Any("client", a.Client), slog.Any("active", a.Active))
+}
+
+// APIKeyItem is what the item says of its keys.
+type APIKeyItem struct {
+	ItemID string
+	// Type is the item type: "API Key" for API key credentials.
+	Type string
+	// Expiration is each slot's expiration date (index 0 for slot 1); zero
+	// when none is set (-1).
+	Expiration [2]time.Time
+}
+
+// SlotExpiration returns slot n's expiration date, zero when none is set.
+func (i *APIKeyItem) SlotExpiration(n int) time.Time {
+	if !validSlot(n) {
+		return time.Time{}
+	}
+	return i.Expiration[n-1]
+}
+
+// APIKeySlotRequest addresses one slot of an API key credentials item with
+// its app's client credentials.
+type APIKeySlotRequest struct {
+	// URL is the portal root.
+	URL string
+	// Client is the app's client ID and secret (APIKeyApp.Client).
+	Client Credentials
+	// Slot is 1 or 2.
+	Slot int
+	// Regenerate asks RegenerateAPIKey for a new key (regenerateApiToken=true,
+	// the documented call). Without it the service is asked for the slot's
+	// key as it is, which recovers a key regenerated by a call whose answer
+	// was lost; a service that does not support that answers with an error
+	// or a new key.
+	Regenerate bool
+	CABundle   []byte
+}
+
+// APIKeyManager manages the keys of API key credentials items. *Client
+// implements it.
+type APIKeyManager interface {
+	// RegisteredApp reads the app behind an item.
+	RegisteredApp(ctx context.Context, req APIKeyItemRequest) (*APIKeyApp, error)
+	// GetAPIKeyItem reads the item's expiration dates.
+	GetAPIKeyItem(ctx context.Context, req APIKeyItemRequest) (*APIKeyItem, error)
+	// SetAPIKeyExpiration sets a slot's expiration date; the slot's next key
+	// gets it.
+	SetAPIKeyExpiration(ctx context.Context, req APIKeyItemRequest, slot int, at time.Time) error
+	// RegenerateAPIKey mints the key of a slot (the key it held stops
+	// working) and checks that the key carries the slot's digit.
+	RegenerateAPIKey(ctx context.Context, req APIKeySlotRequest) (*Token, error)
+	// InvalidateAPIKey invalidates a slot's key. The service's answer proves
+	// little (ARCGIS.md): probe the old key to be sure.
+	InvalidateAPIKey(ctx context.Context, req APIKeySlotRequest) error
+}
+
+var _ APIKeyManager = (*Client)(nil)
+
+// SlotOfAPIKey returns the slot digit a key carries as its character 10th
+// from the end (arcgis-rest-js slotForKey): 1 or 2, or 0 when it has none.
+func SlotOfAPIKey(key string) int {
+	if len(key) < 10 {
+		return 0
+	}
+	switch key[len(key)-10] {
+	case '1':
+		return 1
+	case '2':
+		return 2
+	}
+	return 0
+}
+
+func validSlot(n int) bool { return n == 1 || n == 2 }
+
+// RegisteredApp reads registeredAppInfo with the owner's token.
+func (c *Client) RegisteredApp(ctx context.Context, req APIKeyItemRequest) (*APIKeyApp, error) {
+	sec := newSecrets(req.OwnerToken)
+	app := &APIKeyApp{}
+	e := c.ownerCall(ctx, &req, sec, EndpointRegisteredAppInfo, "/registeredAppInfo", nil, func(obj jsonObject) *Error {
+		id, _ := obj.str("client_id")
+		secret, _ := obj.str("client_secret")
+		// The secret is added before anything can quote it.
+		sec.add(secret)
+		app.ItemID = req.ItemID
+		app.AppType, _ = obj.str("appType")
+		app.Client = Credentials{ClientID: id, ClientSecret: secret}
+		for n := 1; n <= 2; n++ {
+			v, ok := obj.boolean(fmt.Sprintf("apiToken%dActive", n))
+			if !ok && strings.EqualFold(app.AppType, AppTypeAPIKey) {
+				return invalidResponse("apiToken%dActive is missing or not a boolean", n)
+			}
+			app.Active[n-1] = v
+		}
+		if strings.EqualFold(app.AppType, AppTypeAPIKey) && (id == "" || secret == "") {
+			return invalidResponse("the app has no client_id or client_secret")
+		}
+		return nil
+	})
+	if e != nil {
+		return nil, e.sanitized(sec)
+	}
+	return app, nil
+}
+
+// GetAPIKeyItem reads the item with the owner's token.
+func (c *Client) GetAPIKeyItem(ctx context.Context, req APIKeyItemRequest) (*APIKeyItem, error) {
+	sec := newSecrets(req.OwnerToken)
+	item := &APIKeyItem{ItemID: req.ItemID}
+	e := c.ownerCall(ctx, &req, sec, EndpointItem, "", nil, func(obj jsonObject) *Error {
+		item.Type, _ = obj.str("type")
+		for n := 1; n <= 2; n++ {
+			key := fmt.Sprintf("apiToken%dExpirationDate", n)
+			if !obj.has(key) {
+				continue // not API key credentials, or never set
+			}
+			ms, _, err := parseNumber(obj[key])
+			switch {
+			case err != nil:
+				return invalidResponse("%s %s", key, err)
+			case ms == -1 || ms == 0:
+				continue
+			case ms < 0 || ms > c.clock.Now().Add(maxAPIKeyDate).UnixMilli():
+				return invalidResponse("%s is %d, not a date in epoch milliseconds", key, ms)
+			}
+			item.Expiration[n-1] = time.UnixMilli(ms).UTC()
+		}
+		return nil
+	})
+	if e != nil {
+		return nil, e.sanitized(sec)
+	}
+	return item, nil
+}
+
+// SetAPIKeyExpiration sets apiToken<slot>ExpirationDate with the owner's
+// token. A zero time sets none (-1).
+func (c *Client) SetAPIKeyExpiration(ctx context.Context, req APIKeyItemRequest, slot int, date time.Time) error {
+	sec := newSecrets(req.OwnerToken)
+	if !validSlot(slot) {
+		return at(invalidRequest("slot %d: want 1 or 2", slot), EndpointItemUpdate, nil).sanitized(sec)
+	}
+	ms := int64(-1)
+	if !date.IsZero() {
+		ms = date.UnixMilli()
+	}
+	form := url.Values{}
+	form.Set(fmt.Sprintf("apiToken%dExpirationDate", slot), strconv.FormatInt(ms, 10))
+	e := c.ownerCall(ctx, &req, sec, EndpointItemUpdate, "/update", form, func(obj jsonObject) *Error {
+		if ok, present := obj.boolean("success"); present && !ok {
+			return invalidResponse("the service answered success false")
+		}
+		return nil
+	})
+	if e != nil {
+		return e.sanitized(sec)
+	}
+	return nil
+}
+
+// ownerCall posts to one of the item's endpoints with the owner's token:
+// content/users/<owner>/items/<id><suffix> (registeredAppInfo, update), or
+// for EndpointItem content/items/<id>. read gets the answer's JSON object
+// when it holds no error.
+func (c *Client) ownerCall(ctx context.Context, req *APIKeyItemRequest, sec *secrets, endpoint, suffix string, form url.Values, read func(jsonObject) *Error) *Error {
+	root, e := parseRoot(req.URL, "url", portalSuffixes)
+	if e != nil {
+		return at(e, endpoint, nil)
+	}
+	if e := checkPathSegment("itemID", req.ItemID); e != nil {
+		return at(e, endpoint, root)
+	}
+	path := "/sharing/rest/content/items/" + url.PathEscape(req.ItemID)
+	if endpoint != EndpointItem {
+		if e := checkPathSegment("owner", req.Owner); e != nil {
+			return at(e, endpoint, root)
+		}
+		path = "/sharing/rest/content/users/" + url.PathEscape(req.Owner) + "/items/" + url.PathEscape(req.ItemID) + suffix
+	}
+	target := endpointURL(root, path)
+	if strings.TrimSpace(req.OwnerToken) == "" {
+		return at(invalidRequest("the owner's token is missing"), endpoint, target)
+	}
+	referer, e := refererOf(req.Binding)
+	if e != nil {
+		return at(e, endpoint, target)
+	}
+	client, e := c.transports.get(req.CABundle)
+	if e != nil {
+		return at(e, endpoint, target)
+	}
+	if form == nil {
+		form = url.Values{}
+	}
+	form.Set("token", req.OwnerToken)
+	return c.post(ctx, &call{
+		endpoint: endpoint, url: target, form: form, referer: referer,
+		client: client, secrets: sec, maxBody: maxInfoBody,
+	}, func(rep *reply) *Error {
+		obj, isJSON := decodeObject(rep.body)
+		if e := failure(rep, obj, isJSON, c.clock.Now()); e != nil {
+			return e
+		}
+		return read(obj)
+	})
+}
+
+// checkPathSegment refuses an item ID or owner that would change the path.
+func checkPathSegment(field, v string) *Error {
+	if strings.TrimSpace(v) == "" {
+		return invalidRequest("%s is empty", field)
+	}
+	if strings.ContainsAny(v, "/?#\\") || v == "." || v == ".." || !validHeaderValue(v) {
+		return invalidRequest("%s holds characters that cannot be part of an item's URL", field)
+	}
+	return nil
+}
+
+// RegenerateAPIKey calls oauth2/token with apiToken=<slot> (and, when asked,
+// regenerateApiToken=true) and checks that the key carries the slot's digit.
+func (c *Client) RegenerateAPIKey(ctx context.Context, req APIKeySlotRequest) (*Token, error) {
+	sec := newSecrets(req.Client.ClientSecret)
+	root, target, cl, e := c.slotCall(&req, sec, EndpointOAuthToken, "/sharing/rest/oauth2/token")
+	if e != nil {
+		return nil, e.sanitized(sec)
+	}
+	if req.Regenerate {
+		cl.form.Set("regenerateApiToken", "true")
+	}
+	it, e := c.postToken(ctx, cl)
+	if e != nil {
+		return nil, e.sanitized(sec)
+	}
+	if got := SlotOfAPIKey(it.token); got != req.Slot {
+		e := invalidResponse("the key the service answered is for slot %d, not slot %d", got, req.Slot)
+		return nil, at(e, EndpointOAuthToken, target).sanitized(sec)
+	}
+	return it.tokenFor(root), nil
+}
+
+// InvalidateAPIKey calls oauth2/revokeToken with apiToken=<slot>. Any answer
+// that is not an error counts as success (the call is undocumented and its
+// answers vary); callers verify by probing the old key.
+func (c *Client) InvalidateAPIKey(ctx context.Context, req APIKeySlotRequest) error {
+	sec := newSecrets(req.Client.ClientSecret)
+	_, _, cl, e := c.slotCall(&req, sec, EndpointOAuthRevoke, "/sharing/rest/oauth2/revokeToken")
+	if e != nil {
+		return e.sanitized(sec)
+	}
+	cl.form.Set("regenerateApiToken", "true")
+	e = c.post(ctx, cl, func(rep *reply) *Error {
+		obj, isJSON := decodeObject(rep.body)
+		return failure(rep, obj, isJSON, c.clock.Now())
+	})
+	if e != nil {
+		return e
+	}
+	return nil
+}
+
+// slotCall prepares an oauth2 call for one slot with the app's client
+// credentials.
+func (c *Client) slotCall(req *APIKeySlotRequest, sec *secrets, endpoint, path string) (*url.URL, *url.URL, *call, *Error) {
+	root, e := parseRoot(req.URL, "url", portalSuffixes)
+	if e != nil {
+		return nil, nil, nil, at(e, endpoint, nil)
+	}
+	target := endpointURL(root, path)
+	switch {
+	case !validSlot(req.Slot):
+		return nil, nil, nil, at(invalidRequest("slot %d: want 1 or 2", req.Slot), endpoint, target)
+	case req.Client.ClientID == "" || req.Client.ClientSecret == "":
+		return nil, nil, nil, at(invalidRequest("the app's client ID and client secret are required"), endpoint, target)
+	}
+	client, e := c.transports.get(req.CABundle)
+	if e != nil {
+		return nil, nil, nil, at(e, endpoint, target)
+	}
+	form := url.Values{}
+	form.Set("client_id", req.Client.ClientID)
+	form.Set("client_secret", req.Client.ClientSecret)
+	form.Set("grant_type", "client_credentials")
+	form.Set("apiToken", strconv.Itoa(req.Slot))
+	return root, target, &call{endpoint: endpoint, url: target, form: form, client: client, secrets: sec, maxBody: maxTokenBody}, nil
+}
