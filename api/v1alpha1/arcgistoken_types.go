@@ -21,7 +21,7 @@ import (
 )
 
 // ServiceType names the kind of ArcGIS token service a token comes from.
-// +kubebuilder:validation:Enum=Portal;Server;ServerAdmin;Federated;OAuth
+// +kubebuilder:validation:Enum=Portal;Server;ServerAdmin;Federated;OAuth;APIKey
 type ServiceType string
 
 const (
@@ -40,6 +40,10 @@ const (
 	// ServiceTypeOAuth is an OAuth 2.0 application (client credentials grant):
 	// POST <url>/sharing/rest/oauth2/token.
 	ServiceTypeOAuth ServiceType = "OAuth"
+	// ServiceTypeAPIKey is an API key of an API key credentials item (ArcGIS
+	// Online, Location Platform, Enterprise 11.4+): the operator rotates the
+	// item's two keys, using the item owner's login to manage it.
+	ServiceTypeAPIKey ServiceType = "APIKey"
 )
 
 // ClientBinding says what a token is bound to.
@@ -166,20 +170,74 @@ type RolloutRestartTarget struct {
 	Name string `json:"name"`
 }
 
+// APIKeySlot is one of the two key slots of an API key credentials item.
+// +kubebuilder:validation:Minimum=1
+// +kubebuilder:validation:Maximum=2
+type APIKeySlot int32
+
+// APIKeySpec says which API key credentials item's keys to rotate, and how.
+type APIKeySpec struct {
+	// itemID is the ID of the API key credentials item, 32 hexadecimal
+	// characters (the id in the item page's URL). spec.credentialsRef must
+	// hold its owner's username and password.
+	// +kubebuilder:validation:MinLength=32
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9a-fA-F]{32}$')",message="itemID must be 32 hexadecimal characters, the id in the item page's URL"
+	// +required
+	ItemID string `json:"itemID"`
+
+	// lifetime is how long each new key is valid: its slot's expiration date
+	// is set to the time it is issued plus lifetime. ArcGIS allows at most one
+	// year; a longer lifetime is clamped to 365 days with a Warning event.
+	// Defaults to 2160h (90 days).
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1h')",message="lifetime must be at least 1h"
+	// +optional
+	Lifetime *metav1.Duration `json:"lifetime,omitempty"`
+
+	// retireAfter is how long the previous key keeps working after the new
+	// one is stored and spec.rolloutRestartTargets were restarted; then its
+	// slot is invalidated. "0s" never invalidates it: it works until its own
+	// expiration date or the next rotation. Defaults to 24h.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +optional
+	RetireAfter *metav1.Duration `json:"retireAfter,omitempty"`
+
+	// takeOverSlot names a slot that held a live key when the operator first
+	// looked, and that it may nevertheless regenerate (which ends that key).
+	// Without it, a slot holding a key the operator did not issue is never
+	// touched: when both are busy the ArcGISToken waits with reason
+	// SlotsInUse.
+	// +optional
+	TakeOverSlot *APIKeySlot `json:"takeOverSlot,omitempty"`
+}
+
 // ArcGISTokenSpec says which ArcGIS token service to ask, with which
 // credentials, how the token is bound, and where to store it.
 //
 // +kubebuilder:validation:XValidation:rule="self.type == 'Federated' ? has(self.serverURL) : !has(self.serverURL)",message="serverURL is required when type is Federated and must not be set for other types"
-// +kubebuilder:validation:XValidation:rule="self.type == 'OAuth' || self.client != 'Referer' || (has(self.referer) && size(self.referer) > 0)",message="referer is required when client is Referer (the default); set spec.referer to the value consumers send as their Referer header"
+// +kubebuilder:validation:XValidation:rule="self.type == 'APIKey' ? has(self.apiKey) : !has(self.apiKey)",message="apiKey is required when type is APIKey and must not be set for other types"
+// +kubebuilder:validation:XValidation:rule="self.type == 'OAuth' || self.type == 'APIKey' || self.client != 'Referer' || (has(self.referer) && size(self.referer) > 0)",message="referer is required when client is Referer (the default); set spec.referer to the value consumers send as their Referer header"
 // +kubebuilder:validation:XValidation:rule="self.type == 'OAuth' || self.client != 'IP' || (has(self.ip) && size(self.ip) > 0)",message="ip is required when client is IP"
 // +kubebuilder:validation:XValidation:rule="!(has(self.renewBefore) && has(self.renewBeforePercentage))",message="set at most one of renewBefore and renewBeforePercentage"
 type ArcGISTokenSpec struct {
 	// type of token service: Portal (ArcGIS Enterprise portal or ArcGIS Online),
 	// Server (standalone ArcGIS Server), ServerAdmin (ArcGIS Server administrator
-	// API), Federated (an ArcGIS Server federated with a portal) or OAuth (an
-	// application's client credentials).
+	// API), Federated (an ArcGIS Server federated with a portal), OAuth (an
+	// application's client credentials) or APIKey (the keys of an API key
+	// credentials item, see spec.apiKey).
 	// +required
 	Type ServiceType `json:"type"`
+
+	// apiKey says which API key credentials item to rotate keys of (APIKey
+	// only). spec.url is then the portal (https://www.arcgis.com for ArcGIS
+	// Online), spec.credentialsRef the item owner's username and password,
+	// and spec.referer, if set, the Referer sent with the keys when they are
+	// checked (needed when the item restricts referrers).
+	// +optional
+	APIKey *APIKeySpec `json:"apiKey,omitempty"`
 
 	// url is the root of the service: the portal for Portal, Federated and OAuth
 	// (for example https://gis.example.com/portal or https://www.arcgis.com), the
@@ -353,6 +411,110 @@ type ArcGISTokenStatus struct {
 	// derived from a secret. When they change, the next attempt is made at once.
 	// +optional
 	LastFailureFingerprint string `json:"lastFailureFingerprint,omitempty"`
+
+	// apiKey is the state of the API key credentials item's slots (APIKey
+	// only). issuedAt, expiresAt and renewalTime above are those of the key
+	// in the Secret; renewalTime is when it is rotated to the other slot.
+	// +optional
+	APIKey *APIKeyStatus `json:"apiKey,omitempty"`
+}
+
+// APIKeyStep is where an API key rotation stands. Each step is recorded
+// before the call it makes, so that a restart repeats only steps that are
+// safe to repeat.
+// +kubebuilder:validation:Enum=Idle;SetExpiration;Regenerate;RestartTargets;Retire;Invalidate
+type APIKeyStep string
+
+// Steps of an API key rotation, in order.
+const (
+	// APIKeyStepIdle: no rotation in progress.
+	APIKeyStepIdle APIKeyStep = "Idle"
+	// APIKeyStepSetExpiration: setting nextSlot's expiration date.
+	APIKeyStepSetExpiration APIKeyStep = "SetExpiration"
+	// APIKeyStepRegenerate: regenerating nextSlot and storing its key.
+	APIKeyStepRegenerate APIKeyStep = "Regenerate"
+	// APIKeyStepRestartTargets: the new key is stored; restarting
+	// spec.rolloutRestartTargets.
+	APIKeyStepRestartTargets APIKeyStep = "RestartTargets"
+	// APIKeyStepRetire: waiting for retireTime to invalidate previousSlot.
+	APIKeyStepRetire APIKeyStep = "Retire"
+	// APIKeyStepInvalidate: invalidating previousSlot and checking that its
+	// key no longer works.
+	APIKeyStepInvalidate APIKeyStep = "Invalidate"
+)
+
+// APIKeySlotStatus is what the operator knows of one slot.
+type APIKeySlotStatus struct {
+	// slot is 1 or 2.
+	// +required
+	Slot APIKeySlot `json:"slot"`
+
+	// expiresAt is the slot's expiration date as the item last said, or as
+	// the operator set it; its next key expires then.
+	// +optional
+	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+
+	// active says whether the slot held a live key when last read.
+	// +optional
+	Active bool `json:"active,omitempty"`
+
+	// managed says that the operator may regenerate and invalidate the slot:
+	// it issued the slot's key, was allowed to take it over, or found it
+	// without a live key. A slot found holding a key it did not issue is not
+	// managed until spec.apiKey.takeOverSlot names it.
+	// +optional
+	Managed bool `json:"managed,omitempty"`
+}
+
+// APIKeyStatus is the state of an API key credentials item's slots.
+type APIKeyStatus struct {
+	// slot holds the key stored in the Secret.
+	// +optional
+	Slot APIKeySlot `json:"slot,omitempty"`
+
+	// slots is what the operator knows of each slot.
+	// +listType=map
+	// +listMapKey=slot
+	// +kubebuilder:validation:MaxItems=2
+	// +optional
+	Slots []APIKeySlotStatus `json:"slots,omitempty"`
+
+	// step is where the current rotation stands (Idle when none is in
+	// progress).
+	// +optional
+	Step APIKeyStep `json:"step,omitempty"`
+
+	// stepStartedAt is when step began.
+	// +optional
+	StepStartedAt *metav1.Time `json:"stepStartedAt,omitempty"`
+
+	// nextSlot is the slot being issued by the rotation in progress.
+	// +optional
+	NextSlot APIKeySlot `json:"nextSlot,omitempty"`
+
+	// nextExpiresAt is the expiration date set for nextSlot's key.
+	// +optional
+	NextExpiresAt *metav1.Time `json:"nextExpiresAt,omitempty"`
+
+	// previousSlot held the key the last rotation replaced.
+	// +optional
+	PreviousSlot APIKeySlot `json:"previousSlot,omitempty"`
+
+	// retireTime is when previousSlot is invalidated (spec.apiKey.retireAfter
+	// after the targets were restarted).
+	// +optional
+	RetireTime *metav1.Time `json:"retireTime,omitempty"`
+
+	// previousInvalidatedAt is when previousSlot was invalidated and its key
+	// was seen to fail (498).
+	// +optional
+	PreviousInvalidatedAt *metav1.Time `json:"previousInvalidatedAt,omitempty"`
+
+	// previousNotInvalidatedReason says why previousSlot was not invalidated
+	// (retireAfter is 0s, the slot now holds a key the operator did not
+	// issue, the old key still worked after invalidation).
+	// +optional
+	PreviousNotInvalidatedReason string `json:"previousNotInvalidatedReason,omitempty"`
 }
 
 // ArcGISToken keeps a short-lived ArcGIS token in a Secret: it issues the

@@ -58,6 +58,14 @@ const (
 	SecretKeyURL = "url"
 	// SecretKeyReferer holds the referer a referer-bound token must be sent with.
 	SecretKeyReferer = "referer"
+	// SecretKeySlot holds the slot (1 or 2) of an API key (type APIKey).
+	SecretKeySlot = "slot"
+	// SecretKeyItemID holds the API key credentials item's ID (type APIKey).
+	SecretKeyItemID = "itemID"
+	// SecretKeyPreviousToken holds the key a rotation replaced, until its slot
+	// is invalidated and the key is seen to fail (type APIKey): the operator
+	// checks the invalidation with it, also after a restart.
+	SecretKeyPreviousToken = "previousToken"
 )
 
 // Default keys in the credentials Secret.
@@ -155,6 +163,20 @@ const (
 	// ReasonValidated (Validated=True): the last check of the stored token
 	// succeeded.
 	ReasonValidated = "Validated"
+	// ReasonSlotsInUse: both slots of the API key credentials item hold keys
+	// the operator did not issue; it touches neither until
+	// spec.apiKey.takeOverSlot names one.
+	ReasonSlotsInUse = "SlotsInUse"
+	// ReasonNotAPIKeyCredentials: spec.apiKey.itemID names an item that is not
+	// API key credentials (its registered app's type is not "apikey").
+	ReasonNotAPIKeyCredentials = "NotAPIKeyCredentials"
+	// ReasonItemNotFound: the portal does not know spec.apiKey.itemID, or the
+	// item is not the credentials' user's.
+	ReasonItemNotFound = "ItemNotFound"
+	// ReasonKeyStillValid: the previous API key still worked after its slot
+	// was invalidated; invalidation is retried with backoff.
+	ReasonKeyStillValid = "KeyStillValid"
+
 	// ReasonValidationFailed (Validated=False): the check of the stored token
 	// failed with something other than 498 (a 401 or 403 from a web tier or
 	// firewall, a 5xx, a network error): the token may still be good, and the
@@ -184,4 +206,10 @@ const (
 	EventRolloutRestartFailed = "RolloutRestartFailed"
 	// EventStatusWriteFailed: the status could not be written; it is retried.
 	EventStatusWriteFailed = "StatusWriteFailed"
+	// EventLifetimeClamped: spec.apiKey.lifetime is over a year; keys get 365
+	// days.
+	EventLifetimeClamped = "LifetimeClamped"
+	// EventKeyInvalidated: the previous API key's slot was invalidated and
+	// the key was seen to fail.
+	EventKeyInvalidated = "KeyInvalidated"
 )
