@@ -468,6 +468,11 @@ type APIKeySlotStatus struct {
 
 // APIKeyStatus is the state of an API key credentials item's slots.
 type APIKeyStatus struct {
+	// itemID is the item the rest of this status is about; when
+	// spec.apiKey.itemID changes, the operator starts over with the new item.
+	// +optional
+	ItemID string `json:"itemID,omitempty"`
+
 	// slot holds the key stored in the Secret.
 	// +optional
 	Slot APIKeySlot `json:"slot,omitempty"`
