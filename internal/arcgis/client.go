@@ -41,6 +41,9 @@ const (
 	// EndpointRestInfo is a server's rest/info, read to discover its token
 	// service.
 	EndpointRestInfo = "rest/info"
+	// EndpointPortalInfo is a portal's sharing/rest/info, read to find the
+	// login endpoint an account belongs to.
+	EndpointPortalInfo = "sharing/rest/info"
 	// EndpointPortalSelf is the portal's portals/self, used to validate
 	// portal and OAuth tokens.
 	EndpointPortalSelf = "portals/self"
@@ -121,7 +124,7 @@ type Client struct {
 
 	transports *transports
 	limiter    *hostLimiter
-	servers    discoveryCache
+	discovered *discoveryCache
 	portals    portalTokenCache
 	// hashKey keys the HMAC that stands for a password in cache keys, so
 	// that not even a hash of a password sits in memory unsalted.
@@ -159,6 +162,7 @@ func New(opts Options) *Client {
 	if limit > 0 {
 		idle = limit
 	}
+	c.discovered = newDiscoveryCache(c.clock)
 	c.limiter = newHostLimiter(limit)
 	c.transports = newTransports(opts.Transport, idle)
 	_, _ = rand.Read(c.hashKey[:])
@@ -293,9 +297,22 @@ func (c *Client) postToken(ctx context.Context, cl *call) (issued, *Error) {
 		return e
 	})
 	if e != nil {
-		return issued{}, e
+		return issued{}, loginFailure(cl, e)
 	}
 	return it, nil
+}
+
+// loginFailure completes the classification of a failed login. ArcGIS words
+// a refused password in many ways, and some deployments answer a login with
+// HTTP 401 or code 401 in unknown words: at a token endpoint that was sent a
+// password or client secret, a 401 in an ArcGIS answer is a refusal of the
+// credentials. A 401 page that is not ArcGIS JSON (a web tier asking for its
+// own login) stays ServiceUnavailable.
+func loginFailure(cl *call, e *Error) *Error {
+	if cl.carriesCredentials() && e.Reason == ReasonBadRequest && (e.Code == http.StatusUnauthorized || e.HTTPStatus == http.StatusUnauthorized) {
+		e.Reason, e.Retryable = ReasonInvalidCredentials, false
+	}
+	return e
 }
 
 func (it issued) tokenFor(root *url.URL) *Token {

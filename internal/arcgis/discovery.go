@@ -18,69 +18,84 @@ package arcgis
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
+
+	utilcache "k8s.io/apimachinery/pkg/util/cache"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/lru"
 )
 
-// A standalone ArcGIS Server's token service is not at a fixed path: its
+// Where a login really goes is not always where the spec points. A
+// standalone ArcGIS Server's token service is not at a fixed path: its
 // rest/info says where, in authInfo.tokenServicesUrl (usually
 // https://host/<site>/tokens/, and for a federated server the portal's
-// generateToken), and whether the server uses tokens at all. The answer is
-// cached per server root and CA bundle for Options.DiscoveryTTL, and
-// concurrent discoveries of one server share one request.
+// generateToken), and whether the server uses tokens at all. A portal's
+// sharing/rest/info names its own token service the same way, whatever door
+// (web adaptor, :7443, an alias) it was asked through. The answers are
+// cached per kind, root and CA bundle for Options.DiscoveryTTL, concurrent
+// discoveries of one root share one request, and the last answer known is
+// kept (bounded, least recently used first out) to be served while the
+// service cannot be asked.
+
+type discoveryKind uint8
+
+const (
+	serverInfo discoveryKind = iota // <server>/rest/info
+	portalInfo                      // <portal>/sharing/rest/info
+)
 
 type discoveryKey struct {
+	kind discoveryKind
 	root string
 	ca   string
 }
 
-type discoveryEntry struct {
-	tokenURL *url.URL
-	at       time.Time
-}
+// maxDiscovered bounds each of the discovery caches.
+const maxDiscovered = 1024
 
 type discoveryCache struct {
-	mu      sync.Mutex
-	entries map[discoveryKey]discoveryEntry
-	flight  flight[discoveryKey, *url.URL]
+	// fresh holds answers younger than the TTL.
+	fresh *utilcache.LRUExpireCache
+	// lastGood holds the last answer of every root, whatever its age.
+	lastGood *lru.Cache
+	flight   flight[discoveryKey, *url.URL]
 }
 
-func (d *discoveryCache) lookup(key discoveryKey, now time.Time, ttl time.Duration) (*url.URL, bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	e, ok := d.entries[key]
-	if !ok {
-		return nil, false
+func newDiscoveryCache(clk clock.PassiveClock) *discoveryCache {
+	return &discoveryCache{
+		fresh:    utilcache.NewLRUExpireCacheWithClock(maxDiscovered, clk),
+		lastGood: lru.New(maxDiscovered),
 	}
-	if age := now.Sub(e.at); age < 0 || age >= ttl {
-		delete(d.entries, key)
-		return nil, false
-	}
-	return e.tokenURL, true
 }
 
-func (d *discoveryCache) store(key discoveryKey, tokenURL *url.URL, now time.Time, ttl time.Duration) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.entries == nil {
-		d.entries = map[discoveryKey]discoveryEntry{}
+func (d *discoveryCache) lookup(key discoveryKey) (*url.URL, bool) {
+	if v, ok := d.fresh.Get(key); ok {
+		return v.(*url.URL), true
 	}
-	// Sweep stale entries so servers that are gone do not stay forever.
-	for k, e := range d.entries {
-		if now.Sub(e.at) >= ttl {
-			delete(d.entries, k)
-		}
-	}
-	d.entries[key] = discoveryEntry{tokenURL: tokenURL, at: now}
+	return nil, false
 }
 
-func (d *discoveryCache) forget(key discoveryKey) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	delete(d.entries, key)
+func (d *discoveryCache) store(key discoveryKey, tokenURL *url.URL, ttl time.Duration) {
+	// LRUExpireCache serves an entry until strictly after its expiry; the
+	// TTL is a lifetime, over at its end.
+	d.fresh.Add(key, tokenURL, ttl-time.Nanosecond)
+	d.lastGood.Add(key, tokenURL)
 }
+
+// stale returns the last answer known for key, however old.
+func (d *discoveryCache) stale(key discoveryKey) (*url.URL, bool) {
+	if v, ok := d.lastGood.Get(key); ok {
+		return v.(*url.URL), true
+	}
+	return nil, false
+}
+
+// forget drops the fresh answer, so that the next caller asks again; the
+// last good one stays for when asking fails.
+func (d *discoveryCache) forget(key discoveryKey) { d.fresh.Remove(key) }
 
 // issueServer discovers the server's token service and asks it for a token.
 func (c *Client) issueServer(ctx context.Context, req *TokenRequest, sec *secrets) (*Token, *Error) {
@@ -94,37 +109,55 @@ func (c *Client) issueServer(ctx context.Context, req *TokenRequest, sec *secret
 	if e != nil {
 		return nil, e
 	}
-	key := discoveryKey{root: root.String(), ca: caKey(req.CABundle)}
-	tokenURL, e := c.discover(ctx, key, root, cl)
+	key := discoveryKey{kind: serverInfo, root: root.String(), ca: caKey(req.CABundle)}
+	tokenURL, e := c.discover(ctx, key, endpointURL(root, "/rest/info"), cl.client, cl.referer, sec, readServerInfo(root))
 	if e != nil {
 		return nil, e
 	}
 	cl.url = tokenURL
+	if isPortalTokenService(tokenURL) {
+		// A federated server sends its logins to the portal, which issues a
+		// token for the server named by serverUrl (without it, a portal token
+		// that the server refuses).
+		cl.form.Set("serverUrl", root.String())
+	}
 	it, e := c.postToken(ctx, cl)
 	if e != nil {
 		if e.Reason == ReasonServiceUnavailable {
 			// The token service may have moved; look again next time.
-			c.servers.forget(key)
+			c.discovered.forget(key)
 		}
 		return nil, e
 	}
 	return it.tokenFor(root), nil
 }
 
-// discover returns the server's generateToken URL, from the cache or from
-// rest/info.
-func (c *Client) discover(ctx context.Context, key discoveryKey, root *url.URL, login *call) (*url.URL, *Error) {
-	if u, ok := c.servers.lookup(key, c.clock.Now(), c.discoveryTTL); ok {
+// isPortalTokenService says whether a token service URL is a portal's
+// generateToken rather than a server's tokens endpoint.
+func isPortalTokenService(u *url.URL) bool {
+	return strings.HasSuffix(strings.ToLower(strings.TrimRight(u.Path, "/")), "/sharing/rest/generatetoken")
+}
+
+// discover returns the token service named by an info endpoint: the fresh
+// cached answer, or a new one, or when asking fails for a reason that may
+// pass, the last answer known.
+func (c *Client) discover(ctx context.Context, key discoveryKey, info *url.URL, hc *http.Client, referer string, sec *secrets,
+	read func(jsonObject) (*url.URL, *Error)) (*url.URL, *Error) {
+	if u, ok := c.discovered.lookup(key); ok {
 		return u, nil
 	}
-	return c.servers.flight.do(ctx, key, 2*c.timeout, func(ctx context.Context) (*url.URL, *Error) {
+	u, e := c.discovered.flight.do(ctx, key, 2*c.timeout, func(ctx context.Context) (*url.URL, *Error) {
+		endpoint := EndpointRestInfo
+		if key.kind == portalInfo {
+			endpoint = EndpointPortalInfo
+		}
 		cl := &call{
-			endpoint: EndpointRestInfo,
-			url:      endpointURL(root, "/rest/info"),
+			endpoint: endpoint,
+			url:      info,
 			form:     url.Values{},
-			referer:  login.referer,
-			client:   login.client,
-			secrets:  login.secrets,
+			referer:  referer,
+			client:   hc,
+			secrets:  sec,
 			maxBody:  maxInfoBody,
 		}
 		var tokenURL *url.URL
@@ -134,19 +167,30 @@ func (c *Client) discover(ctx context.Context, key discoveryKey, root *url.URL, 
 				return e
 			}
 			var e *Error
-			tokenURL, e = readServerInfo(obj, root)
+			tokenURL, e = read(obj)
 			return e
 		})
 		if e != nil {
 			return nil, e
 		}
-		c.servers.store(key, tokenURL, c.clock.Now(), c.discoveryTTL)
+		c.discovered.store(key, tokenURL, c.discoveryTTL)
 		return tokenURL, nil
 	})
+	if e != nil && e.Retryable {
+		if last, ok := c.discovered.stale(key); ok {
+			return last, nil
+		}
+	}
+	return u, e
 }
 
-// readServerInfo reads the token service URL from a rest/info answer.
-func readServerInfo(obj jsonObject, root *url.URL) (*url.URL, *Error) {
+// readServerInfo reads the token service URL from a server's rest/info
+// answer.
+func readServerInfo(root *url.URL) func(jsonObject) (*url.URL, *Error) {
+	return func(obj jsonObject) (*url.URL, *Error) { return serverTokenService(obj, root) }
+}
+
+func serverTokenService(obj jsonObject, root *url.URL) (*url.URL, *Error) {
 	auth := obj.object("authInfo")
 	if auth == nil {
 		return nil, invalidResponse("rest/info has no authInfo; is the URL the root of an ArcGIS Server site (for example https://host/server)?")

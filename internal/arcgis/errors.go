@@ -103,6 +103,12 @@ type Error struct {
 	// RetryAfter is the least time to wait before retrying, when the service
 	// or the failure says so (Retry-After, a lock-out); 0 otherwise.
 	RetryAfter time.Duration
+	// Login says that the failed request carried a password or a client
+	// secret, so the service may have counted it as a failed login against
+	// the account. It is false for discovery, federated exchanges (a token,
+	// not a password) and validation, and for requests refused before
+	// anything was sent.
+	Login bool
 
 	// cause is a sentinel behind the failure that callers may test with
 	// errors.Is, for now only context.Canceled and context.DeadlineExceeded.

@@ -59,6 +59,12 @@ type call struct {
 	maxBody  int64
 }
 
+// carriesCredentials says whether the call sends a password or a client
+// secret: a login the service may count against the account.
+func (cl *call) carriesCredentials() bool {
+	return cl.form.Has("password") || cl.form.Has("client_secret")
+}
+
 // host is the host (and port) the call goes to.
 func (cl *call) host() string { return cl.url.Host }
 
@@ -196,6 +202,7 @@ func (c *Client) post(ctx context.Context, cl *call, handle func(*reply) *Error)
 		if e.HTTPStatus == 0 {
 			e.HTTPStatus = status
 		}
+		e.Login = cl.carriesCredentials()
 		e = e.sanitized(cl.secrets)
 	}
 	if c.observer != nil {

@@ -350,8 +350,17 @@ var (
 	// lockWarningPattern is a failed login that warns of a lock-out to come:
 	// still bad credentials, not (yet) a locked account.
 	lockWarningPattern = regexp.MustCompile(`(?i)\bwill be locked\b|\bbefore (?:the|your) account (?:is|gets) locked\b|\battempts? (?:left|remaining)\b|\bremaining (?:login |logon )?attempts?\b`)
-	badLoginPattern    = regexp.MustCompile(`(?i)invalid (?:username|user name|user) (?:or|and|/) ?password|incorrect (?:username|user name) or password|invalid credentials`)
-	badClientPattern   = regexp.MustCompile(`(?i)\binvalid[ _]client[ _](?:id|secret)\b|\binvalid_client\b|\binvalid client credentials\b|\bclient_(?:id|secret) is invalid\b`)
+	// badLoginPattern is a refused username or password in the wordings of
+	// ArcGIS Server, Portal, ArcGIS Online, web adaptors and identity stores:
+	// "Invalid username or password.", "The user name or password is
+	// incorrect.", "Incorrect password", "Login failed", "Invalid credentials".
+	badLoginPattern = regexp.MustCompile(`(?i)` +
+		`(?:invalid|incorrect|wrong|bad) (?:username|user name|user|login|logon) (?:or|and|/) ?password` +
+		`|(?:username|user name|login|logon)s? (?:or|and|/) ?passwords? (?:is|are|was|were) (?:incorrect|invalid|wrong|not valid|not correct)` +
+		`|\b(?:invalid|incorrect|wrong|bad) password\b|\bpassword (?:is |was )?(?:incorrect|invalid|wrong)\b` +
+		`|invalid credentials|\b(?:login|logon|log-in|sign[- ]?in|authentication) (?:failed|failure|unsuccessful)\b` +
+		`|\bfailed to (?:log ?in|logon|sign[- ]?in|authenticate)\b`)
+	badClientPattern = regexp.MustCompile(`(?i)\binvalid[ _]client[ _](?:id|secret)\b|\binvalid_client\b|\binvalid client credentials\b|\bclient_(?:id|secret) is invalid\b`)
 )
 
 // AccountLockout is how long ArcGIS Server and Portal lock an account after
