@@ -24,11 +24,25 @@ limitations under the License.
 // exponentially (5 minutes up to an hour), stops while the account is locked,
 // and lets one attempt through at once when the credentials change.
 //
+// An account is named by the caller (arcgis.Client.Account): the real login
+// endpoint, after discovery and normalisation, and the case-sensitive
+// username, so that every door to one account (a portal and a federated
+// server sending its logins there, www.arcgis.com and an organisation's URL,
+// a web adaptor and the :7443 port) shares one breaker.
+//
 // Concurrency is bounded too: one login at a time for an account whose state
 // is unknown or failing (so a burst of new objects cannot fail together), and
 // MaxConcurrent (below the lock-out threshold) for an account known to work, so
 // that a password changed behind the operator's back costs at most that many
-// failed logins before the guard closes.
+// failed logins before the guard closes. Never more logins are in flight than
+// the failures left in the window, so that even if all of them fail the limit
+// holds. A success does not empty the window: the limit is on failed logins
+// in any window, whatever came between them.
+//
+// A caller never waits long: Acquire gives up after AcquireTimeout with a
+// Denied that says when to try again, so that one slow account cannot hold
+// the workers of every other. Accounts with nothing left to remember are
+// dropped.
 package accountguard
 
 import (
@@ -42,6 +56,7 @@ import (
 	"k8s.io/utils/clock"
 
 	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
+	"github.com/tokenoperator/arcgis-token-operator/internal/reasons"
 )
 
 // Outcome is what a login attempt told about the account.
@@ -59,6 +74,25 @@ const (
 	Inconclusive
 )
 
+// OutcomeOf is what a failed login attempt tells the guard. login says the
+// request carried the account's password or client secret (arcgis.Error's
+// Login); reason is the condition reason the failure is reported with. A
+// request without credentials tells nothing about them. Otherwise every
+// reason the reasons table counts as a failed login (any that is not clearly
+// transient, and any unknown one) is a rejection: ArcGIS words its refusals
+// in many ways and locks at 5, so it is better to count one too many.
+func OutcomeOf(login bool, reason string) Outcome {
+	switch {
+	case !login:
+		return Inconclusive
+	case reason == arcgisv1alpha1.ReasonAccountLocked:
+		return Locked
+	case reasons.Lookup(reason).FailedLogin:
+		return Rejected
+	}
+	return Inconclusive
+}
+
 // Options tune the guard. Zero values take the defaults, which follow ArcGIS
 // Server's lock-out policy.
 type Options struct {
@@ -73,9 +107,14 @@ type Options struct {
 	// failures: base × 2^(n−1), at most max. Defaults 5m and 1h.
 	BackoffBase, BackoffMax time.Duration
 	// MaxConcurrent is how many logins may run at once for an account known
-	// to work. Default 4; one at a time otherwise.
+	// to work. Default 4; one at a time otherwise; never more than the
+	// failures left in the window (MaxAttemptsPerWindow minus those in it).
 	MaxConcurrent int
-	// Clock; the real clock when nil.
+	// AcquireTimeout bounds the wait of Acquire for other logins of the
+	// account to end. Default 10s.
+	AcquireTimeout time.Duration
+	// Clock; the real clock when nil. When it is a clock.Clock (a fake clock
+	// in tests), AcquireTimeout is measured on it.
 	Clock clock.PassiveClock
 }
 
@@ -98,16 +137,23 @@ func (o *Options) defaults() {
 	if o.MaxConcurrent <= 0 {
 		o.MaxConcurrent = 4
 	}
+	if o.AcquireTimeout <= 0 {
+		o.AcquireTimeout = 10 * time.Second
+	}
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
 	}
 }
 
+// sweepEvery spaces the sweeps for accounts with nothing left to remember.
+const sweepEvery = time.Minute
+
 // Guard holds the state of every account. It is safe for concurrent use.
 type Guard struct {
-	opts     Options
-	mu       sync.Mutex
-	accounts map[string]*account
+	opts      Options
+	mu        sync.Mutex
+	accounts  map[string]*account
+	lastSweep time.Time
 }
 
 type account struct {
@@ -129,6 +175,7 @@ type account struct {
 	// ArcGISToken), so that the same failure told again by Seed counts once.
 	lastByOwner map[string]time.Time
 	inFlight    int
+	waiting     int           // callers of Acquire waiting on changed
 	changed     chan struct{} // closed and replaced whenever inFlight drops
 }
 
@@ -141,8 +188,13 @@ func New(opts Options) *Guard {
 // Denied is returned by Acquire when no login may be made now. Its message
 // names the account's service and user, never a credential.
 type Denied struct {
-	// Reason is a condition reason: InvalidCredentials or AccountLocked.
+	// Reason is a condition reason: the account's last failure
+	// (InvalidCredentials, AccountLocked, or another that counts as a failed
+	// login), or ServiceUnavailable when Busy and the account has not failed.
 	Reason string
+	// Busy says the wait for other logins of the account to end took longer
+	// than AcquireTimeout: nothing failed, try again at Until.
+	Busy bool
 	// Until is the earliest time a login may be tried again.
 	Until time.Time
 	// Message explains the wait.
@@ -162,17 +214,30 @@ type Permit struct {
 
 // Acquire asks to make one login for the account key with the credentials
 // fingerprinted by credentials (any string that changes when they change), on
-// behalf of owner (the ArcGISToken; may be empty). It waits, bounded by ctx,
-// while other logins for the account are in flight and their outcome decides
-// this one, and returns *Denied when the account must not be tried now.
+// behalf of owner (the ArcGISToken; may be empty). It waits while other logins
+// for the account are in flight and their outcome decides this one, for at
+// most AcquireTimeout (then *Denied with Busy set) and as long as ctx allows
+// (then ctx.Err()), and returns *Denied when the account must not be tried
+// now.
 func (g *Guard) Acquire(ctx context.Context, key, credentials, owner string) (*Permit, error) {
+	var timeout <-chan time.Time
+	if c, ok := g.opts.Clock.(clock.Clock); ok {
+		t := c.NewTimer(g.opts.AcquireTimeout)
+		defer t.Stop()
+		timeout = t.C()
+	} else {
+		t := time.NewTimer(g.opts.AcquireTimeout)
+		defer t.Stop()
+		timeout = t.C
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		g.mu.Lock()
-		a := g.account(key)
 		now := g.opts.Clock.Now()
+		g.sweep(now)
+		a := g.account(key)
 		a.prune(now, g.opts.Window)
 		if d := g.deny(a, key, credentials, now); d != nil {
 			g.mu.Unlock()
@@ -184,13 +249,84 @@ func (g *Guard) Acquire(ctx context.Context, key, credentials, owner string) (*P
 			return &Permit{g: g, key: key, credentials: credentials, owner: owner}, nil
 		}
 		wait := a.changed
+		a.waiting++
 		g.mu.Unlock()
 		select {
 		case <-wait:
+			g.doneWaiting(key)
 		case <-ctx.Done():
+			g.doneWaiting(key)
 			return nil, ctx.Err()
+		case <-timeout:
+			g.doneWaiting(key)
+			return nil, g.busy(key)
 		}
 	}
+}
+
+func (g *Guard) doneWaiting(key string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.account(key).waiting--
+}
+
+// busy is the answer to a wait that took too long: try again a little later.
+func (g *Guard) busy(key string) *Denied {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	a := g.account(key)
+	until := g.opts.Clock.Now().Add(g.opts.AcquireTimeout)
+	reason := a.lastReason
+	if reason == "" {
+		reason = arcgisv1alpha1.ReasonServiceUnavailable
+	}
+	return &Denied{
+		Reason: reason,
+		Until:  until,
+		Busy:   true,
+		Message: fmt.Sprintf("Not logging in as %s yet: %d other logins for the account are still in flight after %s; next attempt at %s",
+			describe(key), a.inFlight, g.opts.AcquireTimeout, until.UTC().Format(time.RFC3339)),
+	}
+}
+
+// Len is the number of accounts the guard remembers.
+func (g *Guard) Len() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.accounts)
+}
+
+// sweep drops, at most once every sweepEvery, the accounts that have nothing
+// left to remember: no login in flight or waiting, no failure in the window,
+// no lock-out running, no success in the window (whose account would
+// otherwise lose its known-good concurrency between two renewals), and no
+// failure within twice BackoffMax (whose count spaces the next attempts).
+// Forgetting one costs nothing the service would not forgive: its next
+// login is the first of a fresh window.
+func (g *Guard) sweep(now time.Time) {
+	if now.Sub(g.lastSweep) < sweepEvery && !now.Before(g.lastSweep) {
+		return
+	}
+	g.lastSweep = now
+	for k, a := range g.accounts {
+		if g.idle(a, now) {
+			delete(g.accounts, k)
+		}
+	}
+}
+
+func (g *Guard) idle(a *account, now time.Time) bool {
+	if a.inFlight > 0 || a.waiting > 0 || now.Before(a.lockedUntil) {
+		return false
+	}
+	a.prune(now, g.opts.Window)
+	if len(a.failures) > 0 || now.Sub(a.lastSuccess) < g.opts.Window {
+		return false
+	}
+	// The count of consecutive failures spaces the next attempts further
+	// and further: it is kept while a retry may still come at the end of the
+	// longest backoff, and some time after.
+	return a.consecutive == 0 || now.Sub(a.lastFailure) >= 2*max(g.opts.BackoffMax, g.opts.Window)
 }
 
 // Release records the outcome of the login and returns the time it was
@@ -210,9 +346,10 @@ func (p *Permit) Release(outcome Outcome, retryAfter time.Duration) time.Time {
 	a.inFlight--
 	switch outcome {
 	case Success:
+		// The failures stay in the window: the limit is on failed logins in
+		// any window, whatever succeeded between them.
 		a.healthy = true
 		a.lastSuccess = now
-		a.failures = nil
 		a.consecutive = 0
 		a.lockedUntil = time.Time{}
 		a.failedCredentials = nil
@@ -244,8 +381,13 @@ func (p *Permit) Release(outcome Outcome, retryAfter time.Duration) time.Time {
 // the ArcGISToken: a failure the guard already holds from that owner (told
 // again, or recorded live by Release) counts once. attempts is the number of
 // consecutive failures recorded.
+//
+// Status does not say whether the failed request carried the credentials,
+// so every reason the reasons table counts as a failed login counts, except
+// InvalidToken: ArcGIS answers a password with 400, never 498, which is what
+// a federated exchange (a token, not a password) gets.
 func (g *Guard) Seed(key, credentials, owner string, failedAt time.Time, reason string, attempts int32) {
-	if reason != arcgisv1alpha1.ReasonInvalidCredentials && reason != arcgisv1alpha1.ReasonAccountLocked {
+	if reason == "" || reason == arcgisv1alpha1.ReasonInvalidToken || !reasons.Lookup(reason).FailedLogin {
 		return
 	}
 	g.mu.Lock()
@@ -296,11 +438,15 @@ func (g *Guard) account(key string) *account {
 	return a
 }
 
+// limit is how many logins may be in flight for the account: never more than
+// the failures left in the window, so that all of them failing still keeps
+// the limit.
 func (g *Guard) limit(a *account) int {
+	n := 1
 	if a.healthy {
-		return g.opts.MaxConcurrent
+		n = g.opts.MaxConcurrent
 	}
-	return 1
+	return max(0, min(n, g.opts.MaxAttemptsPerWindow-len(a.failures)))
 }
 
 func (g *Guard) deny(a *account, key, credentials string, now time.Time) *Denied {
@@ -326,7 +472,9 @@ func (g *Guard) deny(a *account, key, credentials string, now time.Time) *Denied
 	// The hard limit holds whatever the credentials: the service counts every
 	// failed login against the account.
 	if len(a.failures) >= g.opts.MaxAttemptsPerWindow {
-		until := a.failures[0].Add(g.opts.Window)
+		// The window has room again once all but MaxAttemptsPerWindow−1 of
+		// its failures left it.
+		until := a.failures[len(a.failures)-g.opts.MaxAttemptsPerWindow].Add(g.opts.Window)
 		return &Denied{
 			Reason: a.lastReason,
 			Until:  until,
@@ -389,15 +537,16 @@ func (a *account) knows(owner string, t time.Time) bool {
 	return false
 }
 
-// describe turns an account key ("realm url user", see tokenspec.AccountKey)
-// into words for messages.
+// describe turns an account key ("user <login endpoint> <username>" or "app
+// <login endpoint> <client ID>", see arcgis.Client.Account) into words for
+// messages.
 func describe(key string) string {
 	parts := strings.SplitN(key, " ", 3)
 	if len(parts) != 3 {
 		return fmt.Sprintf("%q", key)
 	}
 	who := "user"
-	if parts[0] == "oauth" {
+	if parts[0] == "app" || parts[0] == "oauth" {
 		who = "application"
 	}
 	return fmt.Sprintf("%s %q at %s", who, parts[2], parts[1])

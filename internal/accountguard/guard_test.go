@@ -463,6 +463,11 @@ func TestGuardLockoutNewCredentials(t *testing.T) {
 	checkDenied(t, d, arcgisv1alpha1.ReasonAccountLocked, start.Add(time.Minute+lockout))
 }
 
+// TestGuardSuccessResets: a success resets the backoff and the failed
+// credentials, and lets an account known to work log in MaxConcurrent at a
+// time; but the failures before it stay in the window (the limit is on failed
+// logins in any window), and never more logins are in flight than the
+// failures left in it.
 func TestGuardSuccessResets(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct {
@@ -470,18 +475,21 @@ func TestGuardSuccessResets(t *testing.T) {
 		failures int
 		wantMax  int
 	}{
-		"after three failures, 4 at once":     {failures: 3, wantMax: 4},
-		"after a lock-out, 4 at once":         {failures: -1, wantMax: 4},
-		"new account known to work, 4":        {failures: 0, wantMax: 4},
-		"MaxConcurrent 2":                     {opts: accountguard.Options{MaxConcurrent: 2}, failures: 2, wantMax: 2},
-		"MaxConcurrent 7, above the defaults": {opts: accountguard.Options{MaxConcurrent: 7}, failures: 1, wantMax: 7},
+		"after three failures, one left in the window": {failures: 3, wantMax: 1},
+		"after a lock-out, 3 at once":                  {failures: -1, wantMax: 3},
+		"new account known to work, 4":                 {failures: 0, wantMax: 4},
+		"MaxConcurrent 2":                              {opts: accountguard.Options{MaxConcurrent: 2}, failures: 2, wantMax: 2},
+		"MaxConcurrent 7 is capped by the window's 4":  {opts: accountguard.Options{MaxConcurrent: 7}, failures: 0, wantMax: 4},
+		"MaxConcurrent 7, after a failure":             {opts: accountguard.Options{MaxConcurrent: 7}, failures: 1, wantMax: 3},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			g, clk := newGuard(tc.opts)
+			failed := tc.failures
 			if tc.failures < 0 {
 				admit(t, g, key, fpBad).Release(accountguard.Locked, 0)
+				failed = 1
 			}
 			for i := range tc.failures {
 				rejected(t, g, fmt.Sprintf("credfp-x%d", i)) // each a new try, no backoff
@@ -518,13 +526,13 @@ func TestGuardSuccessResets(t *testing.T) {
 				p.Release(accountguard.Success, 0)
 			}
 
-			// The failures are forgotten: a new failure backs off from the start.
+			// The backoff is forgotten: a new failure backs off from the start.
 			rejected(t, g, fpNew)
+			failed++
 			checkDenied(t, deny(t, g, key, fpNew), arcgisv1alpha1.ReasonInvalidCredentials, clk.Now().Add(backoffBase))
-			// ... and the window is empty again (the service resets its
-			// count on a success): three more new passwords may fail, the
-			// fourth is refused.
-			for i := range maxInWindow - 1 {
+			// ... but not the window: the failures before the success count
+			// with those after it.
+			for i := range maxInWindow - failed {
 				rejected(t, g, fmt.Sprintf("credfp-after-%d", i))
 			}
 			_ = deny(t, g, key, "credfp-after-last")
@@ -712,10 +720,27 @@ func TestGuardSeed(t *testing.T) {
 		"not a credential failure: ServiceUnavailable": {
 			seeds: []seed{{fpBad, time.Minute, arcgisv1alpha1.ReasonServiceUnavailable, 5}}, acquireFP: fpBad,
 		},
-		"not a credential failure: PermissionDenied": {
+		// Status does not say whether the request carried the password, so
+		// every reason the reasons table counts as a failed login counts
+		// (issue 10: a refusal in unknown words was not counted).
+		"a possible failed login: PermissionDenied": {
 			seeds: []seed{{fpBad, time.Minute, arcgisv1alpha1.ReasonPermissionDenied, 5}}, acquireFP: fpBad,
+			wantReason: arcgisv1alpha1.ReasonPermissionDenied, wantUntil: time.Hour - time.Minute,
 		},
-		"not a credential failure: InvalidToken": {
+		"a possible failed login: BadRequest": {
+			seeds: []seed{{fpBad, time.Minute, arcgisv1alpha1.ReasonBadRequest, 1}}, acquireFP: fpBad,
+			wantReason: arcgisv1alpha1.ReasonBadRequest, wantUntil: 4 * time.Minute,
+		},
+		"a possible failed login: a reason the table does not know": {
+			seeds: []seed{{fpBad, time.Minute, "SomethingNew", 1}}, acquireFP: fpBad,
+			wantReason: "SomethingNew", wantUntil: 4 * time.Minute,
+		},
+		"four refusals in unknown words fill the window": {
+			seeds: []seed{{fpBad, 4 * time.Minute, arcgisv1alpha1.ReasonBadRequest, 1}, {fpBad, 3 * time.Minute, arcgisv1alpha1.ReasonBadRequest, 2},
+				{fpBad, 2 * time.Minute, arcgisv1alpha1.ReasonBadRequest, 3}, {fpBad, time.Minute, arcgisv1alpha1.ReasonBadRequest, 4}},
+			acquireFP: fpNew, wantReason: arcgisv1alpha1.ReasonBadRequest, wantUntil: window - 4*time.Minute,
+		},
+		"not a login: InvalidToken (a federated exchange's 498)": {
 			seeds: []seed{{fpBad, time.Minute, arcgisv1alpha1.ReasonInvalidToken, 5}}, acquireFP: fpBad,
 		},
 		"no reason": {
