@@ -39,7 +39,8 @@ const onlineLogin = "https://www.arcgis.com/sharing/rest/generatetoken"
 //	user <login endpoint> <username>
 //	app <login endpoint> <client ID>
 //
-// The login endpoint is https://, with the host in lower case, the default
+// An API key's account is its owner's (user) when a username is given, its
+// application's (app) otherwise. The login endpoint is https://, with the host in lower case, the default
 // port dropped, the path in lower case and without a trailing slash. Every
 // URL that leads to one account gives one name, so that one circuit breaker
 // guards it. Discovery (a portal's sharing/rest/info, a server's rest/info)
@@ -59,7 +60,7 @@ func (c *Client) Account(ctx context.Context, req TokenRequest) (string, error) 
 		e.Login = false
 		return "", e.sanitized(sec)
 	}
-	if req.Type == OAuth {
+	if req.Type == OAuth || (req.Type == APIKey && req.Credentials.Username == "") {
 		return "app " + endpoint + " " + req.Credentials.ClientID, nil
 	}
 	return "user " + endpoint + " " + req.Credentials.Username, nil
@@ -68,10 +69,10 @@ func (c *Client) Account(ctx context.Context, req TokenRequest) (string, error) 
 // loginEndpoint is the normalised login endpoint of req's account.
 func (c *Client) loginEndpoint(ctx context.Context, req *TokenRequest, sec *secrets) (string, *Error) {
 	switch req.Type {
-	case Portal, Federated, OAuth:
+	case Portal, Federated, OAuth, APIKey:
 		// A federated server token is exchanged from a portal login, and an
-		// application's credentials belong to the portal: the portal's
-		// login endpoint names the account.
+		// application's credentials (and an API key's owner) belong to the
+		// portal: the portal's login endpoint names the account.
 		root, e := parseRoot(req.URL, "url", portalSuffixes)
 		if e != nil {
 			return "", at(e, EndpointPortalInfo, nil)

@@ -68,6 +68,7 @@ func TestAccountKey(t *testing.T) {
 		"server admin of a federated server: the server's own store": {
 			user(ServerAdmin, f.url("/fed"), "alice"), "user " + strings.ToLower(f.url("/fed")) + "/tokens/generatetoken alice"},
 		"usernames are case-sensitive": {user(Portal, f.url("/portal"), "Alice"), "user https://gis.example.com/portal/sharing/rest/generatetoken Alice"},
+		"api key owner":                {TokenRequest{Type: APIKey, URL: f.url("/portal"), Credentials: Credentials{Username: "alice", Password: "pw", ClientID: "App1", ClientSecret: "s"}}, portalKey},
 		"oauth app": {TokenRequest{Type: OAuth, URL: f.url("/portal"), Credentials: Credentials{ClientID: "App1", ClientSecret: "s"}},
 			"app https://gis.example.com/portal/sharing/rest/generatetoken App1"},
 	}

@@ -144,4 +144,8 @@ type TokenIssuer interface {
 	// token still works. A revoked or expired token gives an *Error with
 	// Reason ReasonInvalidToken.
 	ValidateToken(ctx context.Context, req ValidateRequest) (*Validation, error)
+	// Account names the account a login for req is made with (the real
+	// login endpoint and the username or client ID), for the account guard.
+	// It sends no credentials. Errors are *Error.
+	Account(ctx context.Context, req TokenRequest) (string, error)
 }
