@@ -54,7 +54,8 @@ type inputs struct {
 	// specFP and inputsFP fingerprint what a token issued now is issued for.
 	specFP, inputsFP string
 	// accountKey and credentialsFP identify the account and (in memory only)
-	// its credentials, for the account guard.
+	// its credentials, for the account guard. accountKey is resolved (see
+	// arcgis.Client.Account) only when a login is about to be made.
 	accountKey, credentialsFP string
 }
 
@@ -102,7 +103,6 @@ func (r *ArcGISTokenReconciler) gather(ctx context.Context, tok *arcgisv1alpha1.
 		return in, nil
 	}
 	in.inputsFP = tokenspec.InputsFingerprint(string(creds.uid), creds.resourceVersion, in.caBundle)
-	in.accountKey = tokenspec.AccountKey(&tok.Spec, credentials)
 	in.credentialsFP = r.refs.fingerprint(credentials)
 	return in, nil
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/tokenoperator/arcgis-token-operator/internal/accountguard"
 	"github.com/tokenoperator/arcgis-token-operator/internal/arcgis"
 	"github.com/tokenoperator/arcgis-token-operator/internal/policies"
+	"github.com/tokenoperator/arcgis-token-operator/internal/reasons"
 	"github.com/tokenoperator/arcgis-token-operator/internal/tokenspec"
 )
 
@@ -74,6 +75,18 @@ func (r *ArcGISTokenReconciler) issue(ctx context.Context, tok *arcgisv1alpha1.A
 		return attempt{failed: true, reason: tok.Status.LastFailureReason, message: message, waited: true, retryAt: at}, nil
 	}
 
+	// No login without knowing which account it counts against.
+	var err error
+	if in.accountKey, err = r.Issuer.Account(ctx, in.request); err != nil {
+		if ctx.Err() != nil {
+			return attempt{}, ctx.Err()
+		}
+		reason := conditionReason(arcgis.ReasonOf(err))
+		r.recordFailure(tok, reason, failedFor, now)
+		at, _ := r.retryAt(tok, failedFor)
+		return attempt{failed: true, reason: reason, retryAt: at,
+			message: fmt.Sprintf("Failed to issue a token: %s; next attempt at %s", strings.TrimSuffix(err.Error(), "."), formatTime(at))}, nil
+	}
 	r.seedGuard(tok, in)
 	permit, err := r.Accounts.Acquire(ctx, in.accountKey, in.credentialsFP, string(tok.UID))
 	if err != nil {
@@ -90,7 +103,7 @@ func (r *ArcGISTokenReconciler) issue(ctx context.Context, tok *arcgisv1alpha1.A
 		aerr, _ := arcgis.AsError(err)
 		// The guard and status record the failure at the same time, so that
 		// the guard recognises it when status tells it again.
-		failedAt := permit.Release(guardOutcome(err), retryAfter(aerr))
+		failedAt := permit.Release(accountguard.OutcomeOf(aerr != nil && aerr.Login, conditionReason(arcgis.ReasonOf(err))), retryAfter(aerr))
 		if ctx.Err() != nil {
 			// Shutting down: not a failure of the service.
 			return attempt{}, ctx.Err()
@@ -226,13 +239,22 @@ func (r *ArcGISTokenReconciler) recordFailure(tok *arcgisv1alpha1.ArcGISToken, r
 // status, so that a restarted operator keeps spacing logins.
 func (r *ArcGISTokenReconciler) seedGuard(tok *arcgisv1alpha1.ArcGISToken, in *inputs) {
 	st := tok.Status
-	// Only a failure with the current credentials Secret version counts: after
-	// a change, the new credentials are tried at once.
-	if st.LastFailureTime == nil || st.LastFailureFingerprint != in.issuedFor() {
+	if st.LastFailureTime == nil {
 		return
 	}
-	r.Accounts.Seed(in.accountKey, in.credentialsFP, string(tok.UID), st.LastFailureTime.Time, st.LastFailureReason, st.FailedAttempts)
+	// Every failed login counts against the account's window; only one with
+	// the current credentials Secret version makes them look failed: after a
+	// change, the new credentials are tried at once.
+	credentials := in.credentialsFP
+	if st.LastFailureFingerprint != in.issuedFor() {
+		credentials = supersededCredentials
+	}
+	r.Accounts.Seed(in.accountKey, credentials, string(tok.UID), st.LastFailureTime.Time, st.LastFailureReason, st.FailedAttempts)
 }
+
+// supersededCredentials stands for credentials that failed and were replaced
+// since: no current credentials' fingerprint equals it.
+const supersededCredentials = "superseded"
 
 // seedGuardFromAll tells the account guard, once after a start, about the
 // credential failures recorded in every ArcGISToken's status, before any
@@ -246,25 +268,17 @@ func (r *ArcGISTokenReconciler) seedGuardFromAll(ctx context.Context) {
 	}
 	for i := range list.Items {
 		tok := &list.Items[i]
-		switch tok.Status.LastFailureReason {
-		case arcgisv1alpha1.ReasonInvalidCredentials, arcgisv1alpha1.ReasonAccountLocked:
-		default:
+		if reason := tok.Status.LastFailureReason; reason == "" || !reasons.Lookup(reason).FailedLogin {
 			continue
 		}
-		if in, err := r.gather(ctx, tok); err == nil && in.inputErr == nil {
+		in, err := r.gather(ctx, tok)
+		if err != nil || in.inputErr != nil {
+			continue
+		}
+		if in.accountKey, err = r.Issuer.Account(ctx, in.request); err == nil {
 			r.seedGuard(tok, in)
 		}
 	}
-}
-
-func guardOutcome(err error) accountguard.Outcome {
-	switch arcgis.ReasonOf(err) {
-	case arcgis.ReasonInvalidCredentials:
-		return accountguard.Rejected
-	case arcgis.ReasonAccountLocked:
-		return accountguard.Locked
-	}
-	return accountguard.Inconclusive
 }
 
 func retryAfter(e *arcgis.Error) time.Duration {
