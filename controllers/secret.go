@@ -199,10 +199,17 @@ func urlFor(tok *arcgisv1alpha1.ArcGISToken, t *arcgis.Token) string {
 // writeToken stores a new token: it creates the Secret, or patches the one the
 // ArcGISToken owns. It returns the Secret as written.
 func (r *ArcGISTokenReconciler) writeToken(ctx context.Context, tok *arcgisv1alpha1.ArcGISToken, current *corev1.Secret, t storedToken) (*corev1.Secret, error) {
+	return r.writeSecret(ctx, tok, current, func(s *corev1.Secret) { setToken(tok, s, t) })
+}
+
+// writeSecret creates the Secret, or patches the one the ArcGISToken owns,
+// with the template's metadata and the data fill puts in. It returns the
+// Secret as written.
+func (r *ArcGISTokenReconciler) writeSecret(ctx context.Context, tok *arcgisv1alpha1.ArcGISToken, current *corev1.Secret, fill func(*corev1.Secret)) (*corev1.Secret, error) {
 	if current == nil {
 		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: tokenspec.SecretName(tok), Namespace: tok.Namespace}}
 		secretMetadata(tok, s)
-		setToken(tok, s, t)
+		fill(s)
 		if err := controllerutil.SetControllerReference(tok, s, r.Scheme()); err != nil {
 			return nil, err
 		}
@@ -226,7 +233,7 @@ func (r *ArcGISTokenReconciler) writeToken(ctx context.Context, tok *arcgisv1alp
 	}
 	s := current.DeepCopy()
 	secretMetadata(tok, s)
-	setToken(tok, s, t)
+	fill(s)
 	if err := r.Patch(ctx, s, client.MergeFrom(current)); err != nil {
 		return nil, err
 	}
