@@ -234,7 +234,7 @@ func pick(f Facts) int {
 func resume(f Facts) Plan {
 	st := f.Status
 	n, date := int(st.NextSlot), st.NextExpiresAt.Time
-	if f.Held.Slot == n && sameDate(f.Held.Expires, date) {
+	if f.Held.Slot == n && SameDate(f.Held.Expires, date) {
 		// Stored already: the restart came after the Secret write.
 		return Plan{Action: RestartTargets, Step: v1.APIKeyStepRestartTargets, Slot: n}
 	}
@@ -244,7 +244,7 @@ func resume(f Facts) Plan {
 	if !Consent(f, n) {
 		return Plan{Action: Report, Reason: v1.ReasonSlotsInUse, Message: slotsInUse(f)}
 	}
-	if st.Step == v1.APIKeyStepSetExpiration && !sameDate(f.App.Expiration[n-1], date) {
+	if st.Step == v1.APIKeyStepSetExpiration && !SameDate(f.App.Expiration[n-1], date) {
 		return Plan{Action: SetExpiration, Step: v1.APIKeyStepSetExpiration, Slot: n, Expiration: date, Reason: v1.ReasonIssuing,
 			Message: fmt.Sprintf("Setting the expiration date of slot %d", n)}
 	}
@@ -304,7 +304,7 @@ func Observe(st *v1.APIKeyStatus, app App) {
 	for n := 1; n <= 2; n++ {
 		s := SlotStatus(st, n)
 		date := app.Expiration[n-1]
-		if s.Managed && app.Active[n-1] && s.ExpiresAt != nil && !sameDate(s.ExpiresAt.Time, date) {
+		if s.Managed && app.Active[n-1] && s.ExpiresAt != nil && !SameDate(s.ExpiresAt.Time, date) {
 			s.Managed = false
 		}
 		s.Active = app.Active[n-1]
@@ -338,7 +338,9 @@ func managed(st v1.APIKeyStatus, n int) bool {
 
 func validSlot(n int) bool { return n == 1 || n == 2 }
 
-func sameDate(a, b time.Time) bool {
+// SameDate says whether two expiry dates are the same date, as set by the
+// operator and as reported back by the service.
+func SameDate(a, b time.Time) bool {
 	if a.IsZero() || b.IsZero() {
 		return false
 	}

@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 
 	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
@@ -143,10 +144,18 @@ func CABundleKindKey(ref *arcgisv1alpha1.CABundleReference) (arcgisv1alpha1.CABu
 	return kind, orDefault(ref.Key, "ca.crt")
 }
 
-// Binding returns how the token is bound. OAuth tokens are not bound.
+// Binding returns how the token is bound. OAuth tokens are not bound; an
+// API key is sent with spec.referer when one is set (items may restrict the
+// referrers their keys work from).
 func Binding(spec *arcgisv1alpha1.ArcGISTokenSpec) arcgis.Binding {
-	if spec.Type == arcgisv1alpha1.ServiceTypeOAuth {
+	switch spec.Type {
+	case arcgisv1alpha1.ServiceTypeOAuth:
 		return arcgis.Binding{}
+	case arcgisv1alpha1.ServiceTypeAPIKey:
+		if spec.Referer == "" {
+			return arcgis.Binding{}
+		}
+		return arcgis.Binding{Client: arcgis.ClientReferer, Referer: spec.Referer}
 	}
 	switch spec.Client {
 	case arcgisv1alpha1.ClientBindingIP:
@@ -165,6 +174,9 @@ func TokenRequest(spec *arcgisv1alpha1.ArcGISTokenSpec, creds arcgis.Credentials
 	if err := checkSpec(spec); err != nil {
 		return arcgis.TokenRequest{}, err
 	}
+	if spec.Type == arcgisv1alpha1.ServiceTypeAPIKey {
+		return ownerLogin(spec, creds, caBundle), nil
+	}
 	minutes := expirationMinutes(spec)
 	return arcgis.TokenRequest{
 		Type:              arcgis.ServiceType(spec.Type),
@@ -175,6 +187,29 @@ func TokenRequest(spec *arcgisv1alpha1.ArcGISTokenSpec, creds arcgis.Credentials
 		ExpirationMinutes: minutes,
 		CABundle:          caBundle,
 	}, nil
+}
+
+// ownerLoginMinutes is the lifetime of the item owner's token: one
+// reconcile's worth of calls, never stored.
+const ownerLoginMinutes = 30
+
+// ownerLogin is the login of an API key item's owner: an ordinary portal
+// login (so the account guard spaces it like any other), bound to
+// spec.referer or else to the portal's own URL, since a referer-bound token
+// needs no particular address.
+func ownerLogin(spec *arcgisv1alpha1.ArcGISTokenSpec, creds arcgis.Credentials, caBundle []byte) arcgis.TokenRequest {
+	referer := spec.Referer
+	if referer == "" {
+		referer = normalizeURL(spec.URL)
+	}
+	return arcgis.TokenRequest{
+		Type:              arcgis.Portal,
+		URL:               normalizeURL(spec.URL),
+		Credentials:       creds,
+		Binding:           arcgis.Binding{Client: arcgis.ClientReferer, Referer: referer},
+		ExpirationMinutes: ownerLoginMinutes,
+		CABundle:          caBundle,
+	}
 }
 
 // ValidateRequest builds the request that checks a stored token.
@@ -240,6 +275,12 @@ func SpecFingerprint(spec *arcgisv1alpha1.ArcGISTokenSpec) string {
 		kind, key := CABundleKindKey(spec.CABundleRef)
 		fields = append(fields, kind, spec.CABundleRef.Name, key)
 	}
+	if k := spec.APIKey; k != nil {
+		// For API keys the fingerprint restarts the backoff of a failure
+		// (a new takeOverSlot is tried at once); the lifecycle itself
+		// follows status.apiKey, so it mints no key by itself.
+		fields = append(fields, "apiKey", k.ItemID, k.Lifetime, k.RetireAfter, k.TakeOverSlot)
+	}
 	return hash(fields)
 }
 
@@ -269,9 +310,12 @@ func hash(fields []any) string {
 func checkSpec(spec *arcgisv1alpha1.ArcGISTokenSpec) error {
 	switch spec.Type {
 	case arcgisv1alpha1.ServiceTypePortal, arcgisv1alpha1.ServiceTypeServer, arcgisv1alpha1.ServiceTypeServerAdmin,
-		arcgisv1alpha1.ServiceTypeFederated, arcgisv1alpha1.ServiceTypeOAuth:
+		arcgisv1alpha1.ServiceTypeFederated, arcgisv1alpha1.ServiceTypeOAuth, arcgisv1alpha1.ServiceTypeAPIKey:
 	default:
-		return invalidSpec("type %q is not one of Portal, Server, ServerAdmin, Federated, OAuth", spec.Type)
+		return invalidSpec("type %q is not one of Portal, Server, ServerAdmin, Federated, OAuth, APIKey", spec.Type)
+	}
+	if (spec.Type == arcgisv1alpha1.ServiceTypeAPIKey) != (spec.APIKey != nil) {
+		return invalidSpec("apiKey is required when type is APIKey and must not be set for other types")
 	}
 	if err := checkURL("url", spec.URL); err != nil {
 		return err
@@ -287,6 +331,15 @@ func checkSpec(spec *arcgisv1alpha1.ArcGISTokenSpec) error {
 		return invalidSpec("expirationMinutes must be between 1 and 20160")
 	}
 	if spec.Type == arcgisv1alpha1.ServiceTypeOAuth {
+		return nil
+	}
+	if spec.Type == arcgisv1alpha1.ServiceTypeAPIKey {
+		if !itemIDPattern.MatchString(spec.APIKey.ItemID) {
+			return invalidSpec("apiKey.itemID must be 32 hexadecimal characters")
+		}
+		if strings.ContainsAny(spec.Referer, "\r\n") {
+			return invalidSpec("referer must be a single line")
+		}
 		return nil
 	}
 	switch spec.Client {
@@ -307,6 +360,9 @@ func checkSpec(spec *arcgisv1alpha1.ArcGISTokenSpec) error {
 	}
 	return nil
 }
+
+// itemIDPattern is an ArcGIS item ID.
+var itemIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
 
 func checkURL(field, raw string) error {
 	u, err := url.Parse(raw)

@@ -961,12 +961,11 @@ func TestSpecFingerprint(t *testing.T) {
 			s.Suspend = true
 			s.SecretName = "x"
 		}},
-		// An API key's lifecycle is driven by status.apiKey, not by this
-		// fingerprint: a new lifetime applies to the next key, a new item
-		// starts over (status.apiKey.itemID), neither mints a key at once.
+		// For API keys the fingerprint only restarts a failure's backoff: the
+		// lifecycle follows status.apiKey.
 		"apiKey": {field: "APIKey", base: portalSpec, mutate: func(s *arcgisv1alpha1.ArcGISTokenSpec) {
 			s.APIKey = &arcgisv1alpha1.APIKeySpec{ItemID: "0123456789abcdef0123456789abcdef"}
-		}},
+		}, wantChange: true},
 		"credentials name and key swapped": {field: "Name", base: portalSpec, mutate: func(s *arcgisv1alpha1.ArcGISTokenSpec) {
 			s.CredentialsRef.Name, s.CredentialsRef.UsernameKey = "username", "portal-credentials"
 		}, wantChange: true},
