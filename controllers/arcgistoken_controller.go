@@ -98,6 +98,11 @@ func (r *ArcGISTokenReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			retErr = errors.Join(retErr, err)
 		}
 	}()
+	if tok.Spec.Type == arcgisv1alpha1.ServiceTypeAPIKey {
+		// The API key lifecycle checkpoints status as it goes, and moves orig
+		// along so that the final write is relative to the last checkpoint.
+		return r.reconcileAPIKey(ctx, &orig, tok)
+	}
 
 	in, err := r.gather(ctx, tok)
 	if err != nil {

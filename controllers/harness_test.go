@@ -91,6 +91,9 @@ type managerOptions struct {
 	leaderElection bool
 	clientTimeout  time.Duration
 	perHostLimit   int
+	// writes, when set, counts (and can hang or fail) the manager's writes
+	// from its very first one.
+	writes *writeCounter
 }
 
 func newHarness(t *testing.T, opts ...func(*harnessOptions)) *harness {
@@ -154,7 +157,10 @@ func (h *harness) startManager(o managerOptions) (*writeCounter, func()) {
 	t := h.t
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	writes := &writeCounter{}
+	writes := o.writes
+	if writes == nil {
+		writes = &writeCounter{}
+	}
 	h.mu.Lock()
 	h.allWrites = append(h.allWrites, writes)
 	h.mu.Unlock()
@@ -509,6 +515,8 @@ type writeCounter struct {
 	counts map[string]int
 	fail   map[string]failure
 	hang   map[string]chan struct{}
+	// skip lets that many writes of a hung kind pass before the hang.
+	skip map[string]int
 }
 
 // hangNext makes the next write of kind block until its request is
@@ -522,6 +530,18 @@ func (w *writeCounter) hangNext(kind string) <-chan struct{} {
 	}
 	started := make(chan struct{})
 	w.hang[kind] = started
+	return started
+}
+
+// hangAfter is hangNext for the write of kind after the next n.
+func (w *writeCounter) hangAfter(kind string, n int) <-chan struct{} {
+	started := w.hangNext(kind)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.skip == nil {
+		w.skip = map[string]int{}
+	}
+	w.skip[kind] = n
 	return started
 }
 
@@ -557,7 +577,12 @@ func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 			w.fail[kind] = failure{n: f.n - 1, status: f.status}
 		}
 		started, hang := w.hang[kind]
-		delete(w.hang, kind)
+		if hang && w.skip[kind] > 0 {
+			w.skip[kind]--
+			hang = false
+		} else {
+			delete(w.hang, kind)
+		}
 		w.mu.Unlock()
 		if f.n > 0 {
 			return apiError(req, f.status), nil
