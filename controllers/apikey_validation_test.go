@@ -43,7 +43,7 @@ func TestCRDAPIKeySpecs(t *testing.T) {
 		"short item ID":              {spec: base + "apiKey: {itemID: 0123456789abcdef}", want: "spec.apiKey.itemID"},
 		"item ID not hex":            {spec: base + "apiKey: {itemID: 0123456789abcdef0123456789abcdeg}", want: "itemID must be 32 hexadecimal characters"},
 		"slot 3":                     {spec: base + "apiKey: {itemID: 0123456789abcdef0123456789abcdef, takeOverSlot: 3}", want: "less than or equal to 2"},
-		"lifetime too short":         {spec: base + "apiKey: {itemID: 0123456789abcdef0123456789abcdef, lifetime: 30m}", want: "lifetime must be at least 1h"},
+		"lifetime too short":         {spec: base + "apiKey: {itemID: 0123456789abcdef0123456789abcdef, lifetime: 30s}", want: "lifetime must be at least 1m"},
 		"retireAfter not a duration": {spec: base + "apiKey: {itemID: 0123456789abcdef0123456789abcdef, retireAfter: 1d}", want: "spec.apiKey.retireAfter"},
 		"unknown field in apiKey":    {spec: base + "apiKey: {itemID: 0123456789abcdef0123456789abcdef, slot: 1}", want: `unknown field "spec.apiKey.slot"`},
 	}

@@ -189,10 +189,11 @@ type APIKeySpec struct {
 	// lifetime is how long each new key is valid: its slot's expiration date
 	// is set to the time it is issued plus lifetime. ArcGIS allows at most one
 	// year; a longer lifetime is clamped to 365 days with a Warning event.
-	// Defaults to 2160h (90 days).
+	// Defaults to 2160h (90 days). Lifetimes of minutes are for demos and
+	// tests.
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1h')",message="lifetime must be at least 1h"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="lifetime must be at least 1m"
 	// +optional
 	Lifetime *metav1.Duration `json:"lifetime,omitempty"`
 

@@ -49,6 +49,10 @@ const (
 	demoPassword = "demo-password-4-sim-only"
 	demoAppID    = "demoApp0001"
 	demoAppKey   = "demo-app-secret-4-sim-only"
+	// The API key credentials item gisadmin owns.
+	demoKeyItem   = "dea1a11ce0ffee000000000000000001"
+	demoKeyClient = "demoKeys0001"
+	demoKeySecret = "demo-key-app-secret-4-sim-only"
 )
 
 type options struct {
@@ -116,6 +120,10 @@ func run(o options) error {
 		PortalMaxMinutes:     o.lifetime,
 		ServerShortMinutes:   o.lifetime,
 		ServerLongMinutes:    o.lifetime,
+		APIKeys: []arcgissim.APIKeyItem{{
+			ItemID: demoKeyItem, Owner: demoUser, Title: "Demo API key credentials",
+			ClientID: demoKeyClient, ClientSecret: demoKeySecret,
+		}},
 	})
 	if err != nil {
 		return err
@@ -129,12 +137,12 @@ func run(o options) error {
 	}()
 	fmt.Printf("    portal  %s\n    server  %s\n", sim.PortalURL(), sim.ServerURL())
 
-	step("Creating namespace " + namespace + ": credentials, the simulator's CA, and four ArcGISTokens")
+	step("Creating namespace " + namespace + ": credentials, the simulator's CA, and five ArcGISTokens")
 	c, err := newClient(env)
 	if err != nil {
 		return err
 	}
-	if err := createObjects(ctx, c, sim); err != nil {
+	if err := createObjects(ctx, c, sim, o.lifetime); err != nil {
 		return err
 	}
 

@@ -19,6 +19,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -46,7 +47,11 @@ func newClient(env *testenv.Env) (client.Client, error) {
 
 // createObjects creates what a GIS team would: a namespace, the credentials
 // Secrets, the CA bundle of their (here: simulated) ArcGIS, and ArcGISTokens.
-func createObjects(ctx context.Context, c client.Client, sim *arcgissim.Simulator) error {
+//
+// The API key's keys live lifetimeMinutes+1 minutes (API keys are long-lived;
+// here they rotate between the item's two slots every few minutes), and the
+// previous slot is invalidated 30 seconds after the rotation.
+func createObjects(ctx context.Context, c client.Client, sim *arcgissim.Simulator, lifetimeMinutes int) error {
 	referer := "https://maps.example.com"
 	ca := &arcgisv1alpha1.CABundleReference{Name: "arcgis-ca"}
 	objects := []client.Object{
@@ -89,6 +94,19 @@ func createObjects(ctx context.Context, c client.Client, sim *arcgissim.Simulato
 				Type: arcgisv1alpha1.ServiceTypeOAuth, URL: sim.PortalURL(),
 				CredentialsRef:    arcgisv1alpha1.CredentialsReference{Name: "oauth-app-credentials"},
 				ExpirationMinutes: 60, CABundleRef: ca,
+			},
+		},
+		&arcgisv1alpha1.ArcGISToken{
+			ObjectMeta: metav1.ObjectMeta{Name: "api-key", Namespace: namespace},
+			Spec: arcgisv1alpha1.ArcGISTokenSpec{
+				Type: arcgisv1alpha1.ServiceTypeAPIKey, URL: sim.PortalURL(),
+				CredentialsRef: arcgisv1alpha1.CredentialsReference{Name: "portal-credentials"},
+				CABundleRef:    ca,
+				APIKey: &arcgisv1alpha1.APIKeySpec{
+					ItemID:      demoKeyItem,
+					Lifetime:    &metav1.Duration{Duration: time.Duration(lifetimeMinutes+1) * time.Minute},
+					RetireAfter: &metav1.Duration{Duration: 30 * time.Second},
+				},
 			},
 		},
 		&arcgisv1alpha1.ArcGISToken{

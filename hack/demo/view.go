@@ -117,7 +117,10 @@ func (v *view) render(ctx context.Context) error {
 			}
 		}
 		granted := "-"
-		if t.Status.GrantedMinutes > 0 {
+		switch {
+		case t.Status.GrantedMinutes > 0 && t.Spec.Type == arcgisv1alpha1.ServiceTypeAPIKey:
+			granted = fmt.Sprintf("%dm", t.Status.GrantedMinutes) // the lifetime asked for, no service cap
+		case t.Status.GrantedMinutes > 0:
 			granted = fmt.Sprintf("%dm of %dm", t.Status.GrantedMinutes, t.Spec.ExpirationMinutes)
 		}
 		if line, ok := v.secretLine(ctx, t); ok {
@@ -163,10 +166,25 @@ func (v *view) secretLine(ctx context.Context, t *arcgisv1alpha1.ArcGISToken) (s
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "  %s\n    token    ******** (%d characters, sha256 %s…)\n", s.Name, len(token), fp)
-	for _, k := range []string{arcgisv1alpha1.SecretKeyExpires, arcgisv1alpha1.SecretKeyURL, arcgisv1alpha1.SecretKeyReferer} {
+	for _, k := range []string{arcgisv1alpha1.SecretKeyExpires, arcgisv1alpha1.SecretKeyURL, arcgisv1alpha1.SecretKeyReferer, arcgisv1alpha1.SecretKeySlot} {
 		if val, ok := s.Data[k]; ok {
 			fmt.Fprintf(&b, "    %-8s %s\n", k, val)
 		}
+	}
+	if st := t.Status.APIKey; st != nil {
+		fmt.Fprintf(&b, "    step     %s", st.Step)
+		if st.PreviousSlot != 0 {
+			fmt.Fprintf(&b, " (previous slot %d", st.PreviousSlot)
+			switch {
+			case st.PreviousInvalidatedAt != nil:
+				b.WriteString(" invalidated)")
+			case st.RetireTime != nil:
+				fmt.Fprintf(&b, " invalidated in %s)", until(time.Now(), st.RetireTime))
+			default:
+				b.WriteString(")")
+			}
+		}
+		b.WriteString("\n")
 	}
 	return b.String(), true
 }
