@@ -1,0 +1,261 @@
+/*
+Copyright 2026 The arcgis-token-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+// The invariants of the simulation, checked after every step.
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
+	"github.com/tokenoperator/arcgis-token-operator/internal/arcgissim"
+	"github.com/tokenoperator/arcgis-token-operator/internal/reasons"
+	"github.com/tokenoperator/arcgis-token-operator/internal/tokenspec"
+)
+
+// simInvariants names and explains every invariant.
+var simInvariants = map[string]string{
+	"one-call-per-rotation": "at most one successful generateToken call per rotation of an object's token: a token issued but not stored (a refused write) is stored later, not replaced, until half its lifetime has passed (a restart, a revocation, a change of spec or credentials allow another)",
+	"failed-logins":         "at most 4 failed logins by the operator per ArcGIS account (the simulator's own login log) in any 15 minutes",
+	"secret-fresh":          "the Secret is never missing, empty or expired (on our clock or the service's) unless a fault kept the object from renewing since the token was half-way through its life (plus that fault's grace)",
+	"failure-visible":       "a failed ArcGIS call or a refused Secret write shows in a condition of the object (a failure reason of internal/reasons) when that reconcile ends",
+	"write-changes":         "every write of a Secret or a status changes what is stored",
+	"issue-spacing":         "two successful generateToken calls for one object are at least a minute apart unless a restart, a revocation or a change of inputs came between (ends the seed: a renewal loop would take the run's time)",
+	"reconcile-loop":        "at most 30 reconciles of one object per simulated minute (ends the seed: a hot loop would take the run's time)",
+	"result-or-error":       "Reconcile never returns a RequeueAfter together with an error (controller-runtime drops the result)",
+	"reconcile-returns":     "Reconcile returns (a wait on a fake clock never ends)",
+	"reconcile-panics":      "Reconcile does not panic",
+	"world":                 "the simulation's own faults could be injected",
+}
+
+// failingToday are the invariants the core breaks today, with the defect of
+// issue 10. `make test` checks and reports them but fails only on the
+// others; SIMULATE_STRICT=1 (make simulate STRICT=1) fails on them too. The
+// lead empties this map as the core's rework lands.
+var failingToday = map[string]string{
+	// Issue 10 defects 3 and 4: the guard keys accounts by spec URL, so a
+	// portal token and a server token whose logins go to the portal (or two
+	// doors of one portal) get two breakers; and a refusal worded as "The
+	// user name or password is incorrect." becomes BadRequest, which the
+	// guard does not count: one object alone retries at 1, 2, 4 minutes.
+	// Seeds 1, 2, 6, 9, 13, 19, 21, 26, 27, 29, ... (make simulate SEEDS=48 SURVEY=1).
+	"failed-logins": "issue 10 defects 3 and 4 (one account, two breakers; unknown wording not counted)",
+	// Defect 1: a refused Secret write returns an error before the status
+	// names it (Issuing=True/Renewing, no SecretRejected or
+	// SecretWriteFailed). Defect 5: a probe failing with 5xx, an HTML page
+	// or a dropped connection is only logged (no ValidationFailed).
+	"failure-visible": "issue 10 defects 1 and 5 (refused Secret writes and failed probes are invisible)",
+	// Defect 10: a refused Secret write returns RequeueAfter with the error.
+	"result-or-error": "issue 10 defect 10 (RequeueAfter returned with an error)",
+	// Defect 2: renewBefore at the granted lifetime (under a service clock
+	// ahead of ours) renews every few seconds: no floor between issues.
+	"issue-spacing": "issue 10 defect 2 (renewal cliff: renewBefore at the lifetime renews every few seconds)",
+	// Defect 2 again, when renewBefore is just under the lifetime: a
+	// reconcile every second.
+	"reconcile-loop": "issue 10 defect 2 (renewal cliff)",
+}
+
+// violate records a broken invariant. The first one that counts ends the
+// seed; known ones (failingToday, not strict) are noted once each and the
+// seed goes on.
+func (w *simWorld) violate(invariant, format string, args ...any) {
+	v := simViolation{invariant: invariant, at: w.elapsed(), detail: fmt.Sprintf(format, args...)}
+	w.logf("VIOLATION %s: %s", invariant, v.detail)
+	if (invariant == "reconcile-loop" || invariant == "issue-spacing") && w.stopped == "" {
+		w.stopped = invariant // a hot loop would take the run's whole time
+	}
+	if _, known := failingToday[invariant]; (known && !w.cfg.strict) || w.cfg.survey {
+		if !w.knownSeen[invariant] {
+			w.knownSeen[invariant] = true
+			w.known = append(w.known, v)
+		}
+		return
+	}
+	w.violations = append(w.violations, v)
+	if w.stopped == "" {
+		w.stopped = invariant
+	}
+}
+
+// checkReconcile checks what one reconcile did.
+func (w *simWorld) checkReconcile(o *simObject, tok *arcgisv1alpha1.ArcGISToken, res ctrl.Result, err error, calls simCalls) {
+	now := w.now()
+	if err != nil && res.RequeueAfter > 0 {
+		w.violate("result-or-error", "Reconcile of %s returned RequeueAfter %s with an error (%s)", o.name, res.RequeueAfter, errorClass(err))
+	}
+	for _, nw := range w.cur.noopWrites {
+		w.violate("write-changes", "%s changed nothing", nw)
+	}
+
+	// reconcile-loop
+	o.recent = append(o.recent, now)
+	for len(o.recent) > 0 && now.Sub(o.recent[0]) >= time.Minute {
+		o.recent = o.recent[1:]
+	}
+	if len(o.recent) > 30 {
+		w.violate("reconcile-loop", "%s was reconciled %d times within a simulated minute", o.name, len(o.recent))
+	}
+	if tok == nil {
+		return
+	}
+
+	// one-call-per-rotation and issue-spacing
+	if calls.okIssues > 0 {
+		if !o.lastIssue.IsZero() && now.Sub(o.lastIssue) >= (w.lifetime(tok)-max(w.sim.ClockOffset(), 0))/2 {
+			// The token issued then, if still unstored, is itself due for
+			// renewal: replacing it is no waste.
+			o.pendingOK = 0
+		}
+		if !o.lastIssue.IsZero() && !o.forced && now.Sub(o.lastIssue) < time.Minute {
+			w.violate("issue-spacing", "%s got a new token %s after the previous one, with nothing forcing it",
+				o.name, now.Sub(o.lastIssue))
+		}
+		o.lastIssue, o.forced = now, false
+	}
+	o.pendingOK += calls.okIssues
+	rotated := false
+	if s := w.secret(tok); s != nil {
+		if v := string(s.Data[arcgisv1alpha1.SecretKeyToken]); v != "" && v != o.token {
+			o.token, rotated = v, true
+			o.rotations++
+		}
+	}
+	if o.pendingOK > 1 {
+		w.violate("one-call-per-rotation", "%s made %d successful generateToken calls since its token's rotation #%d",
+			o.name, o.pendingOK, o.rotations)
+	}
+	if rotated {
+		o.pendingOK = 0
+	}
+
+	// failure-visible
+	failed := append([]string(nil), calls.failures...)
+	if w.cur.refusedSecret > 0 {
+		failed = append(failed, fmt.Sprintf("%d refused Secret writes", w.cur.refusedSecret))
+	}
+	if len(failed) > 0 && !w.cur.refusedStatus {
+		if !showsFailure(tok) {
+			w.violate("failure-visible", "%s: %s, yet its conditions say %s", o.name, strings.Join(failed, ", "), conditionSummary(tok))
+		}
+	}
+}
+
+// showsFailure says whether a condition of the object names a failure.
+func showsFailure(tok *arcgisv1alpha1.ArcGISToken) bool {
+	for _, c := range tok.Status.Conditions {
+		if reasons.Known(c.Reason) && reasons.Lookup(c.Reason).Failure() {
+			return true
+		}
+	}
+	return false
+}
+
+// checkWorld checks what holds between reconciles.
+func (w *simWorld) checkWorld() {
+	w.checkLogins()
+	w.checkFreshAll()
+}
+
+// checkFreshAll checks every object's Secret; run after the clock moved and
+// before anything acts on the new time.
+func (w *simWorld) checkFreshAll() {
+	for _, o := range w.objects {
+		w.checkFresh(o)
+	}
+}
+
+// checkLogins: at most 4 failed logins by the operator per account in any
+// 15 minutes, from the simulator's own log.
+func (w *simWorld) checkLogins() {
+	c := w.sim.Counters()
+	accounts := make([]string, 0, len(c.LoginAttempts))
+	for a := range c.LoginAttempts {
+		accounts = append(accounts, a)
+	}
+	slices.Sort(accounts)
+	for _, a := range accounts {
+		attempts := c.LoginAttempts[a]
+		for i := w.loginsChecked[a]; i < len(attempts); i++ {
+			if !w.operatorFailure(a, i, attempts[i]) {
+				continue
+			}
+			n := 0
+			for j := i; j >= 0 && attempts[i].At.Sub(attempts[j].At) < 15*time.Minute; j-- {
+				if w.operatorFailure(a, j, attempts[j]) {
+					n++
+				}
+			}
+			if n > 4 {
+				w.violate("failed-logins", "%d failed logins on %s within 15 minutes (the latest %s, %s)", n, a,
+					attempts[i].Outcome, fmtElapsed(attempts[i].At.Sub(simEpoch)))
+			}
+		}
+		w.loginsChecked[a] = len(attempts)
+	}
+}
+
+func (w *simWorld) operatorFailure(account string, i int, a arcgissim.LoginAttempt) bool {
+	return a.Outcome != arcgissim.OutcomeOK && !w.agentAttempts[account][i]
+}
+
+// checkFresh: the Secret holds a token that has not expired on either clock,
+// unless a fault kept the object from renewing.
+func (w *simWorld) checkFresh(o *simObject) {
+	now := w.now()
+	tok := w.token(o)
+	if tok == nil {
+		return
+	}
+	s := w.secret(tok)
+	if s == nil || len(s.Data[arcgisv1alpha1.SecretKeyToken]) == 0 {
+		if now.After(o.created) && w.quiet(o, o.created, o.created, now) {
+			w.violate("secret-fresh", "%s has no token in its Secret %s after %s, with no fault in the way",
+				o.name, tokenspec.SecretName(tok), now.Sub(o.created))
+		}
+		return
+	}
+	expires, err1 := time.Parse(time.RFC3339, s.Annotations[arcgisv1alpha1.ExpiresAnnotation])
+	issued, err2 := time.Parse(time.RFC3339, s.Annotations[arcgisv1alpha1.IssuedAtAnnotation])
+	if err1 != nil || err2 != nil {
+		w.violate("secret-fresh", "%s's Secret has unreadable expiry or issue annotations", o.name)
+		return
+	}
+	offset := w.sim.ClockOffset()
+	deadline := expires.Add(-max(offset, 0))
+	if now.Before(deadline) || o.expiredToken == o.token {
+		return
+	}
+	lifetime := expires.Sub(issued)
+	if w.quiet(o, issued, issued.Add(lifetime/2), now) {
+		o.expiredToken = o.token
+		w.violate("secret-fresh", "%s's Secret holds a token issued at %s that expired at %s on the %s clock (service clock offset %s, lifetime read %s, status.renewalTime %s), with no fault in the way",
+			o.name, fmtElapsed(issued.Sub(simEpoch)), fmtElapsed(deadline.Sub(simEpoch)), map[bool]string{true: "service's", false: "operator's"}[offset > 0],
+			offset, lifetime, renewalOf(tok))
+	}
+}
+
+func renewalOf(tok *arcgisv1alpha1.ArcGISToken) string {
+	if tok.Status.RenewalTime == nil {
+		return "unset"
+	}
+	return fmtElapsed(tok.Status.RenewalTime.Sub(simEpoch))
+}
