@@ -52,13 +52,6 @@ var simInvariants = map[string]string{
 // others; SIMULATE_STRICT=1 (make simulate STRICT=1) fails on them too. The
 // lead empties this map as the core's rework lands.
 var failingToday = map[string]string{
-	// Issue 10 defects 3 and 4: the guard keys accounts by spec URL, so a
-	// portal token and a server token whose logins go to the portal (or two
-	// doors of one portal) get two breakers; and a refusal worded as "The
-	// user name or password is incorrect." becomes BadRequest, which the
-	// guard does not count: one object alone retries at 1, 2, 4 minutes.
-	// Seeds 1, 2, 6, 9, 13, 19, 21, 26, 27, 29, ... (make simulate SEEDS=48 SURVEY=1).
-	"failed-logins": "issue 10 defects 3 and 4 (one account, two breakers; unknown wording not counted)",
 	// Defect 1: a refused Secret write returns an error before the status
 	// names it (Issuing=True/Renewing, no SecretRejected or
 	// SecretWriteFailed). Defect 5: a probe failing with 5xx, an HTML page
