@@ -221,6 +221,10 @@ func dropVerb(role *rbacv1.ClusterRole, drop string) (string, error) {
 		}
 		for j, v := range r.Verbs {
 			if v == verb {
+				if len(r.Verbs) == 1 {
+					// A rule without verbs is invalid: the rule goes.
+					return fmt.Sprintf("- {op: remove, path: /rules/%d}", i), nil
+				}
 				return fmt.Sprintf("- {op: remove, path: /rules/%d/verbs/%d}", i, j), nil
 			}
 		}
