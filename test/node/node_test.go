@@ -199,6 +199,11 @@ func TestNode(t *testing.T) {
 		}
 	}
 	step("both consumers print token %s", first.fp)
+	// Early too, so that a missing permission fails in seconds, not after
+	// the rotations.
+	if err := checkManagerLog(n, manager); err != nil {
+		t.Fatal(err)
+	}
 
 	// The Secret's tokens in the order it held them, each with the time the
 	// test first saw it (polled every 100 ms).
