@@ -162,12 +162,6 @@ func showsFailure(tok *arcgisv1alpha1.ArcGISToken) bool {
 	return false
 }
 
-// checkWorld checks what holds between reconciles.
-func (w *simWorld) checkWorld() {
-	w.checkLogins()
-	w.checkFreshAll()
-}
-
 // checkFreshAll checks every object's Secret; run after the clock moved and
 // before anything acts on the new time.
 func (w *simWorld) checkFreshAll() {

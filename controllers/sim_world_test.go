@@ -239,7 +239,6 @@ type simWorld struct {
 	stopped    string
 	reconciles int
 	restarts   int
-	calls      int
 }
 
 func (w *simWorld) now() time.Time         { return w.clock.Now() }
