@@ -108,8 +108,16 @@ type Token struct {
 	// Token is the opaque token value.
 	Token string
 	// Expires is the expiry the service granted, read from its response (never
-	// computed from the lifetime asked for).
+	// computed from the lifetime asked for), on the operator's clock: the
+	// earlier of the service's expiry and the time of the answer plus
+	// Lifetime, so that it is not past the expiry on either clock.
 	Expires time.Time
+	// Lifetime is the lifetime the service granted, measured on the service's
+	// own clock (its expiry minus the Date of its answer).
+	Lifetime time.Duration
+	// ClockSkew is the service's clock minus the operator's, read from the
+	// answer's Date header (to the second); zero when it had none.
+	ClockSkew time.Duration
 	// SSL says the token must only ever be sent over HTTPS.
 	SSL bool
 	// ServiceURL is the URL the token is for: the portal for Portal and OAuth,

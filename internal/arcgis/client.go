@@ -316,7 +316,7 @@ func loginFailure(cl *call, e *Error) *Error {
 }
 
 func (it issued) tokenFor(root *url.URL) *Token {
-	return &Token{Token: it.token, Expires: it.expires, SSL: it.ssl, ServiceURL: root.String()}
+	return &Token{Token: it.token, Expires: it.expires, Lifetime: it.lifetime, ClockSkew: it.skew, SSL: it.ssl, ServiceURL: root.String()}
 }
 
 // at completes a local error with the endpoint and, when known, the host.

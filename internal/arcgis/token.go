@@ -17,6 +17,7 @@ limitations under the License.
 package arcgis
 
 import (
+	"net/http"
 	"strings"
 	"time"
 )
@@ -47,9 +48,32 @@ const (
 
 // issued is a token read from a reply.
 type issued struct {
-	token   string
+	token string
+	// expires is the expiry on the operator's clock: the earlier of what the
+	// service said and now plus the lifetime measured on the service's clock.
 	expires time.Time
-	ssl     bool
+	// lifetime is what the service granted, measured on its own clock.
+	lifetime time.Duration
+	// skew is the service's clock minus ours (zero without a Date header).
+	skew time.Duration
+	ssl  bool
+}
+
+// maxBelievableSkew bounds the clock difference the Date header may show; a
+// Date further off is ignored as broken rather than trusted.
+const maxBelievableSkew = 24 * time.Hour
+
+// serviceClock reads the service's clock from the reply's Date header. It
+// returns now when the header is missing or unbelievable.
+func serviceClock(h http.Header, now time.Time) (time.Time, bool) {
+	d, err := http.ParseTime(h.Get("Date"))
+	if err != nil {
+		return now, false
+	}
+	if skew := d.Sub(now); skew > maxBelievableSkew || skew < -maxBelievableSkew {
+		return now, false
+	}
+	return d, true
 }
 
 // interpretTokenReply reads a generateToken, oauth2/token or exchange reply.
@@ -65,7 +89,7 @@ func interpretTokenReply(rep *reply, now time.Time, sec *secrets) (issued, *Erro
 	if e := failure(rep, obj, isJSON, now); e != nil {
 		return issued{}, e.sanitized(sec)
 	}
-	it, e := readToken(obj, now)
+	it, e := readToken(obj, now, rep.header)
 	if e != nil {
 		return issued{}, e.sanitized(sec)
 	}
@@ -73,7 +97,11 @@ func interpretTokenReply(rep *reply, now time.Time, sec *secrets) (issued, *Erro
 }
 
 // readToken reads the token, its expiry and the ssl flag from a success body.
-func readToken(obj jsonObject, now time.Time) (issued, *Error) {
+// An absolute expiry is measured against the service's clock (the reply's
+// Date header) so that a clock skew neither stretches nor shrinks the
+// lifetime, and the expiry returned is the earlier of the two clocks' views:
+// the token is never taken for valid past its expiry on either clock.
+func readToken(obj jsonObject, now time.Time, header http.Header) (issued, *Error) {
 	key := "token"
 	if !obj.has(key) && obj.has("access_token") {
 		key = "access_token"
@@ -88,12 +116,34 @@ func readToken(obj jsonObject, now time.Time) (issued, *Error) {
 	if e := checkToken(tok); e != nil {
 		return issued{}, e
 	}
+	serviceNow, _ := serviceClock(header, now)
+	it := issued{token: tok, skew: serviceNow.Sub(now)}
+	it.ssl, _ = obj.boolean("ssl")
+	if obj.has("expires") {
+		expires, e := readExpiry(obj, serviceNow)
+		if e != nil {
+			return issued{}, e
+		}
+		it.lifetime = expires.Sub(serviceNow)
+		it.expires = expires
+		if local := now.Add(it.lifetime); local.Before(expires) {
+			it.expires = local
+		}
+		// A service clock so far behind that its expiry is less than half
+		// the lifetime ahead on ours: the token still works for the whole
+		// lifetime, but trust only half of it, rather than take a fresh
+		// token for expired.
+		if half := now.Add(it.lifetime / 2); it.expires.Before(half) {
+			it.expires = half
+		}
+		return it, nil
+	}
 	expires, e := readExpiry(obj, now)
 	if e != nil {
 		return issued{}, e
 	}
-	ssl, _ := obj.boolean("ssl")
-	return issued{token: tok, expires: expires, ssl: ssl}, nil
+	it.expires, it.lifetime = expires, expires.Sub(now)
+	return it, nil
 }
 
 // checkToken refuses values that cannot be a token. A token is opaque, but it
