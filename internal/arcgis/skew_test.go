@@ -53,8 +53,8 @@ func TestTokenLifetimeOnServiceClock(t *testing.T) {
 			skew: 0, noDate: true, wantExpires: testNow.Add(lifetime), wantLife: lifetime,
 		},
 		"OAuth expires_in: relative, no skew involved": {
-			skew: 5 * time.Minute,
-			body: func(time.Time) string { return `{"access_token":"a","expires_in":3600}` },
+			skew:        5 * time.Minute,
+			body:        func(time.Time) string { return `{"access_token":"a","expires_in":3600}` },
 			wantExpires: testNow.Add(lifetime), wantLife: lifetime, wantSkew: 5 * time.Minute,
 		},
 	}
