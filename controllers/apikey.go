@@ -140,8 +140,15 @@ func (k *apiKeyRun) run(ctx context.Context) error {
 		k.retireAfter = max(spec.RetireAfter.Duration, 0)
 	}
 	k.held = heldKey(in, spec.ItemID)
-	if k.held.Slot != 0 && k.r.validationDue(tok, in, k.now) {
-		k.revoked = k.r.validate(ctx, tok, in)
+	if k.held.Slot != 0 && k.r.probeDue(tok, in, k.now) {
+		var probed report
+		k.r.probe(ctx, tok, in, &probed)
+		k.revoked = probed.revoked
+		if probed.revoked {
+			k.r.event(tok, corev1.EventTypeWarning, arcgisv1alpha1.ReasonRevoked, "Validate",
+				"The service rejected the stored key (498 Invalid token): it was invalidated; rotating to the other slot")
+		}
+		k.r.emit(tok, validatedCondition(tok, in, &probed, k.now))
 	}
 
 	for range maxAPIKeySteps {
@@ -327,7 +334,8 @@ func (k *apiKeyRun) serviceFailure(ctx context.Context, err error, what string) 
 			reason = arcgisv1alpha1.ReasonBadRequest
 		}
 		if d := retryAfter(e); d > 0 {
-			k.r.memory.notBefore.set(k.tok.UID, k.now.Add(d))
+			k.r.memory.setHold(k.tok.UID, hold{until: k.now.Add(d), reason: reason,
+				cause: fmt.Sprintf("The service asked to wait until %s", formatTime(k.now.Add(d)))})
 		}
 	}
 	k.r.recordFailure(k.tok, reason, k.in.issuedFor(), k.now)
@@ -467,7 +475,7 @@ func (k *apiKeyRun) store(ctx context.Context, slot int, key *arcgis.Token) erro
 	tok.Status.FailedAttempts, tok.Status.LastFailureTime, tok.Status.LastFailureReason, tok.Status.LastFailureFingerprint = 0, nil, "", ""
 	tok.Status.RevokedAt = nil
 	tok.Status.Identity = in.request.Credentials.Username
-	k.r.memory.notBefore.clear(tok.UID)
+	k.r.memory.clearHold(tok.UID)
 
 	expires := formatTime(key.Expires)
 	if first {
@@ -641,7 +649,7 @@ func (k *apiKeyRun) setStatus() {
 			issuing.Message = "The next rotation is at " + formatTime(st.RenewalTime.Time)
 		}
 	}
-	k.r.setCondition(tok, issuing)
+	setCondition(tok, issuing, k.now)
 
 	ready := metav1.Condition{Type: arcgisv1alpha1.ConditionReady}
 	switch {
@@ -656,8 +664,8 @@ func (k *apiKeyRun) setStatus() {
 		ready.Status, ready.Reason = metav1.ConditionFalse, cmpOr(k.trigger, arcgisv1alpha1.ReasonIssuing)
 		ready.Message = cmpOr(k.triggerMessage, "No key is stored yet")
 	}
-	k.r.setCondition(tok, ready)
-	k.r.setKstatusConditions(tok, usable || tok.Spec.Suspend)
+	setCondition(tok, ready, k.now)
+	setKstatusConditions(tok, usable || tok.Spec.Suspend, k.now)
 
 	if k.failed && !k.waited && (previous == nil || previous.Reason != k.failReason || previous.Status != metav1.ConditionTrue) {
 		k.r.event(tok, corev1.EventTypeWarning, k.failReason, "Issue", "%s", k.failMessage)
@@ -679,7 +687,7 @@ func (k *apiKeyRun) requeue() time.Duration {
 	if k.held.Slot != 0 && now.Before(k.held.Expires) {
 		consider(k.held.Expires)
 		if k.in != nil && k.in.inputErr == nil {
-			if at, ok := k.r.nextValidation(k.tok, k.in); ok {
+			if at, ok := k.r.nextProbe(k.tok, k.in); ok {
 				consider(at)
 			}
 		}

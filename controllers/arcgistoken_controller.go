@@ -23,8 +23,11 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -71,182 +74,190 @@ type ArcGISTokenReconciler struct {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
 
-// Reconcile brings one ArcGISToken's Secret and status up to date: gather the
-// inputs, decide whether a new token is due, act, and write the status once.
-func (r *ArcGISTokenReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
-	tok := &arcgisv1alpha1.ArcGISToken{}
-	if err := r.Get(ctx, req.NamespacedName, tok); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.forget(req.NamespacedName)
-			return ctrl.Result{}, nil
-		}
+// Reconcile brings one ArcGISToken's Secret and status up to date. It reads
+// like the table of contents of the package: load the object, gather the
+// facts, let policies.Plan decide, act, derive the status from what was done,
+// and write it once.
+func (r *ArcGISTokenReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	tok, err := r.load(ctx, req.NamespacedName)
+	if tok == nil || err != nil {
 		return ctrl.Result{}, err
 	}
-	if !tok.DeletionTimestamp.IsZero() {
-		// The garbage collector deletes the Secret with its owner.
-		return ctrl.Result{}, nil
-	}
-	r.memory.track(req.NamespacedName, tok.UID)
-	if st, ok := r.memory.lastStatus(tok.UID, r.Clock.Now()); ok {
-		tok.Status = *st // the cache may not have caught up with our last write
-	}
-	r.seedOnce.Do(func() { r.seedGuardFromAll(ctx) })
 	orig := tok.DeepCopy()
-	defer func() {
-		if err := r.writeStatus(ctx, orig, tok); err != nil {
-			retErr = errors.Join(retErr, err)
-		}
-	}()
 	if tok.Spec.Type == arcgisv1alpha1.ServiceTypeAPIKey {
 		// The API key lifecycle checkpoints status as it goes, and moves orig
 		// along so that the final write is relative to the last checkpoint.
-		return r.reconcileAPIKey(ctx, &orig, tok)
+		res, err := r.reconcileAPIKey(ctx, &orig, tok)
+		if err = errors.Join(err, r.writeStatus(ctx, orig, tok)); err != nil {
+			return ctrl.Result{}, err
+		}
+		return res, nil
 	}
-
 	in, err := r.gather(ctx, tok)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	out, err := r.act(ctx, tok, in)
-	r.setStatus(tok, in, out)
-	return ctrl.Result{RequeueAfter: r.nextReconcile(tok, in, out)}, err
+	var done report
+	d := policies.Plan(r.facts(tok, in))
+	for range maxSteps {
+		again, err := r.act(ctx, tok, in, d, &done)
+		if err != nil {
+			done.err = err
+			break
+		}
+		if !again {
+			break
+		}
+		d = policies.Plan(r.facts(tok, in))
+	}
+	events := setStatus(tok, in, d, &done, r.Clock.Now())
+	err = errors.Join(done.err, r.writeStatus(ctx, orig, tok))
+	r.emit(tok, events)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: r.requeueAfter(d.Next)}, nil
 }
 
-// outcome is what act did, for the status and the next reconcile.
-type outcome struct {
-	suspended bool
-	// trigger and triggerMessage say why a new token was due ("" when not).
-	trigger, triggerMessage string
-	attempt                 attempt
+// maxSteps bounds the plan-act rounds of one reconcile: a probe that finds
+// the token revoked, then the issue, then the final plan.
+const maxSteps = 4
+
+// load reads the ArcGISToken, with the status the reconciler last wrote when
+// the cache has not caught up with it. It returns nil when there is nothing
+// to do: the object is gone (its memory is dropped) or being deleted (the
+// garbage collector deletes the Secret with its owner).
+func (r *ArcGISTokenReconciler) load(ctx context.Context, key types.NamespacedName) (*arcgisv1alpha1.ArcGISToken, error) {
+	tok := &arcgisv1alpha1.ArcGISToken{}
+	if err := r.Get(ctx, key, tok); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(key)
+			return nil, nil
+		}
+		return nil, err
+	}
+	if !tok.DeletionTimestamp.IsZero() {
+		r.forget(key)
+		return nil, nil
+	}
+	r.memory.track(key, tok.UID)
+	if st, ok := r.memory.lastStatus(tok.UID, r.Clock.Now()); ok {
+		tok.Status = *st // the cache may not have caught up with our last write
+	}
+	r.seedOnce.Do(func() { r.seedGuardFromAll(ctx) })
+	return tok, nil
 }
 
-// act decides and does what is due: nothing, a validation, a new token, or a
-// metadata update of the Secret.
-func (r *ArcGISTokenReconciler) act(ctx context.Context, tok *arcgisv1alpha1.ArcGISToken, in *inputs) (outcome, error) {
-	var out outcome
+// facts is what Plan decides from: the gathered inputs and what the
+// reconciler remembers.
+func (r *ArcGISTokenReconciler) facts(tok *arcgisv1alpha1.ArcGISToken, in *inputs) policies.Facts {
 	now := r.Clock.Now()
-	switch {
-	case tok.Spec.Suspend:
-		out.suspended = true
-		return out, nil
-	case in.conflict:
-		// Someone else's Secret has the name: report, and look again later
-		// (with backoff: other reconciles in between count nothing).
-		out.trigger = arcgisv1alpha1.ReasonSecretConflict
-		out.attempt = attempt{failed: true, reason: arcgisv1alpha1.ReasonSecretConflict, message: conflictMessage(tok)}
-		if at, ok := r.retryAt(tok, in.issuedFor()); ok && now.Before(at) {
-			out.attempt.waited, out.attempt.retryAt = true, at
-			return out, nil
-		}
-		r.recordFailure(tok, arcgisv1alpha1.ReasonSecretConflict, in.issuedFor(), now)
-		return out, nil
-	}
-
-	var due bool
-	out.trigger, out.triggerMessage, due = policies.Evaluate(policies.Input{
-		Now: now, Token: tok, Stored: in.stored, SpecFingerprint: in.specFP, InputsFingerprint: in.inputsFP,
-	}, policies.DefaultChain)
-	if !due && in.inputErr == nil && r.validationDue(tok, in, now) && r.validate(ctx, tok, in) {
-		out.trigger, out.triggerMessage, due = policies.Revoked(policies.Input{Token: tok, Stored: in.stored})
-	}
-	if !due {
-		if in.secret != nil {
-			s, err := r.syncMetadata(ctx, tok, in.secret)
-			if err != nil {
-				return out, err
-			}
-			if s != in.secret {
-				r.memory.setWritten(tok.UID, s, now)
-			}
-			in.secret = s
-		}
-		return out, nil
+	f := policies.Facts{
+		Now:               now,
+		Token:             tok,
+		Stored:            in.stored,
+		SpecFingerprint:   in.specFP,
+		InputsFingerprint: in.inputsFP,
+		Terminating:       in.terminating,
+		Conflict:          in.conflict,
+		MetadataStale:     metadataStale(tok, in.secret),
 	}
 	if in.inputErr != nil {
-		return out, nil
+		f.InputError = inputCause(in.inputErr)
+		return f
 	}
-	var err error
-	if out.attempt, err = r.issue(ctx, tok, in); err != nil {
-		return out, err
+	_, f.Pending = r.memory.getPending(tok.UID, in.issuedFor(), tok.Annotations[arcgisv1alpha1.RenewAtAnnotation], now)
+	if h, ok := r.memory.hold(tok.UID); ok {
+		f.NotBefore, f.Hold = h.until, policies.Cause{Reason: h.reason, Message: h.cause}
 	}
-	if out.attempt.stored {
-		if err := r.deleteOldSecret(ctx, tok, tok.Status.SecretName); err != nil {
-			return out, err
-		}
-	}
-	return out, nil
+	f.LastProbe, f.ProbeFailures = r.lastProbe(tok)
+	return f
 }
 
-// validationDue says whether the stored token is due for a check.
-func (r *ArcGISTokenReconciler) validationDue(tok *arcgisv1alpha1.ArcGISToken, in *inputs, now time.Time) bool {
-	at, ok := r.nextValidation(tok, in)
+// lastProbe is when the stored token was last checked and how many checks
+// failed since: from memory, or after a restart from the Validated
+// condition, whose transition time is the latest time the token is known to
+// have been good (so the first check after a restart may be early, never
+// late).
+func (r *ArcGISTokenReconciler) lastProbe(tok *arcgisv1alpha1.ArcGISToken) (time.Time, int32) {
+	if p, ok := r.memory.probe(tok.UID); ok {
+		return p.at, p.failures
+	}
+	c := meta.FindStatusCondition(tok.Status.Conditions, arcgisv1alpha1.ConditionValidated)
+	switch {
+	case c == nil:
+		return time.Time{}, 0
+	case c.Status == metav1.ConditionFalse:
+		return c.LastTransitionTime.Time, 1
+	}
+	return c.LastTransitionTime.Time, 0
+}
+
+// nextProbe is when the stored token is next checked against the service.
+func (r *ArcGISTokenReconciler) nextProbe(tok *arcgisv1alpha1.ArcGISToken, in *inputs) (time.Time, bool) {
+	last, failures := r.lastProbe(tok)
+	return policies.NextProbe(tok, in.stored, last, failures)
+}
+
+// probeDue says whether a usable stored token is due a check.
+func (r *ArcGISTokenReconciler) probeDue(tok *arcgisv1alpha1.ArcGISToken, in *inputs, now time.Time) bool {
+	at, ok := r.nextProbe(tok, in)
 	return ok && in.stored.Usable(now) && !now.Before(at)
 }
 
-// nextValidation is when the stored token is next checked, including the
-// spacing of checks that could not be made.
-func (r *ArcGISTokenReconciler) nextValidation(tok *arcgisv1alpha1.ArcGISToken, in *inputs) (time.Time, bool) {
-	at, ok := policies.NextValidation(tok, in.stored)
-	if !ok {
-		return at, false
+// act carries out one decision. again asks for another plan: the facts
+// changed (a probe, an issue, a recorded failure).
+func (r *ArcGISTokenReconciler) act(ctx context.Context, tok *arcgisv1alpha1.ArcGISToken, in *inputs, d policies.Decision, done *report) (again bool, err error) {
+	switch d.Action {
+	case policies.Probe:
+		r.probe(ctx, tok, in, done)
+		return true, nil
+	case policies.SyncMetadata:
+		r.syncSecretMetadata(ctx, tok, in, done)
+		return false, ctx.Err()
+	case policies.Conflict:
+		r.recordFailure(tok, arcgisv1alpha1.ReasonSecretConflict, in.issuedFor(), r.Clock.Now())
+		done.fail(arcgisv1alpha1.ReasonSecretConflict, conflictMessage(tok))
+		return true, nil
+	case policies.Issue:
+		if d.Due.Reason == arcgisv1alpha1.ReasonSecretMissing && r.namespaceTerminating(ctx, tok) {
+			// The namespace is being deleted and took the Secret first: a
+			// new token would cost a login and be deleted at once.
+			in.terminating = true
+			return true, nil
+		}
+		return true, r.issue(ctx, tok, in, d, done)
 	}
-	if retry, ok := r.memory.probeRetry.get(tok.UID); ok && retry.After(at) {
-		at = retry
+	return false, nil
+}
+
+// requeueAfter is how long until the next reconcile is due; zero means when
+// a watched object changes.
+func (r *ArcGISTokenReconciler) requeueAfter(next time.Time) time.Duration {
+	if next.IsZero() {
+		return 0
 	}
-	return at, true
+	return max(next.Sub(r.Clock.Now()), minRequeue)
 }
 
 // minRequeue keeps a reconcile that is due now from running in a hot loop.
 const minRequeue = time.Second
 
-// nextReconcile is how long until something is due: a renewal, a validation,
-// a retry, or the expiry (when Ready turns False). Zero means nothing is due
-// until a watched object changes.
-func (r *ArcGISTokenReconciler) nextReconcile(tok *arcgisv1alpha1.ArcGISToken, in *inputs, out outcome) time.Duration {
-	if in == nil {
-		return 0
-	}
-	now := r.Clock.Now()
-	var next time.Time
-	consider := func(t time.Time) {
-		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
-			next = t
-		}
-	}
-	usable := in.stored.Usable(now)
-	if usable {
-		consider(in.stored.Expires)
-	}
-	switch {
-	case out.suspended:
-	case out.trigger != "" && !out.attempt.stored:
-		// Due but not done: wait for the backoff, the account guard, or (for
-		// bad inputs) a change of the watched objects.
-		if !out.attempt.retryAt.IsZero() {
-			consider(out.attempt.retryAt)
-		} else if at, ok := r.retryAt(tok, in.issuedFor()); ok && out.attempt.failed {
-			consider(at)
-		}
-	case usable:
-		consider(policies.RenewalTime(tok, in.stored.IssuedAt, in.stored.Expires))
-		if at, ok := r.nextValidation(tok, in); ok {
-			consider(at)
-		}
-	}
-	if next.IsZero() {
-		return 0
-	}
-	return max(next.Sub(now), minRequeue)
-}
-
-// writeStatus patches the status once, when it changed.
+// writeStatus patches the status once, when it changed. A failure is
+// reported with an event, since the status cannot say it.
 func (r *ArcGISTokenReconciler) writeStatus(ctx context.Context, orig, tok *arcgisv1alpha1.ArcGISToken) error {
 	if equality.Semantic.DeepEqual(orig.Status, tok.Status) {
 		return nil
 	}
 	if err := r.Status().Patch(ctx, tok, client.MergeFrom(orig)); err != nil {
-		return client.IgnoreNotFound(err)
+		if apierrors.IsNotFound(err) || ctx.Err() != nil {
+			return nil
+		}
+		r.event(tok, corev1.EventTypeWarning, arcgisv1alpha1.EventStatusWriteFailed, "UpdateStatus",
+			"Writing the status failed: %s", apiMessage(err, nil))
+		return err
 	}
 	r.memory.setStatus(tok.UID, &tok.Status, r.Clock.Now())
 	return nil

@@ -208,8 +208,10 @@ func TestRevocationFoundByValidation(t *testing.T) {
 	// A validation within the interval that finds the token fine.
 	h.step(policies.DefaultValidationInterval, "rev")
 	h.eventually("a validation", func() (bool, string) {
-		v := h.get("rev").Status.LastValidatedAt
-		return v != nil, "lastValidatedAt not set"
+		return h.calls(arcgissim.EndpointPortalSelf) >= 1, "no check of the token"
+	})
+	h.eventually("the identity from the check", func() (bool, string) {
+		return h.get("rev").Status.Identity == testUser, "identity not set"
 	})
 	if got := h.get("rev").Status.Identity; got != testUser {
 		t.Errorf("identity = %q, want %q from the portal's self call", got, testUser)

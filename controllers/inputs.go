@@ -22,13 +22,16 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
@@ -45,6 +48,8 @@ type inputs struct {
 	secret   *corev1.Secret
 	conflict bool
 	stored   policies.Stored
+	// terminating is set when the namespace turned out to be being deleted.
+	terminating bool
 
 	// inputErr says why no request can be built (a *tokenspec.InputError);
 	// the fields below are then unset.
@@ -73,6 +78,9 @@ func (r *ArcGISTokenReconciler) gather(ctx context.Context, tok *arcgisv1alpha1.
 	}
 	in.stored = parseStored(in.secret)
 
+	if in.inputErr = checkRefNames(tok); in.inputErr != nil {
+		return in, nil
+	}
 	creds, err := r.refs.get(ctx, "Secret", types.NamespacedName{Namespace: tok.Namespace, Name: tok.Spec.CredentialsRef.Name})
 	if err != nil {
 		if in.inputErr = refError(err, "Secret", tok.Spec.CredentialsRef.Name, arcgisv1alpha1.ReasonCredentialsNotFound); in.inputErr != nil {
@@ -105,6 +113,36 @@ func (r *ArcGISTokenReconciler) gather(ctx context.Context, tok *arcgisv1alpha1.
 	in.inputsFP = tokenspec.InputsFingerprint(string(creds.uid), creds.resourceVersion, in.caBundle)
 	in.credentialsFP = r.refs.fingerprint(credentials)
 	return in, nil
+}
+
+// checkRefNames refuses referenced names that cannot name an object: the
+// client would refuse the read with an error that is neither NotFound nor
+// Forbidden, and the object would retry for ever without a condition. The CRD
+// refuses them too; this covers objects stored before it did.
+func checkRefNames(tok *arcgisv1alpha1.ArcGISToken) error {
+	check := func(field, name, reason string) error {
+		if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
+			return &tokenspec.InputError{Reason: reason,
+				Message: fmt.Sprintf("%s %q is not a valid object name: %s", field, name, strings.Join(msgs, "; "))}
+		}
+		return nil
+	}
+	if err := check("spec.credentialsRef.name", tok.Spec.CredentialsRef.Name, arcgisv1alpha1.ReasonInvalidSpec); err != nil {
+		return err
+	}
+	if ref := tok.Spec.CABundleRef; ref != nil {
+		return check("spec.caBundleRef.name", ref.Name, arcgisv1alpha1.ReasonInvalidSpec)
+	}
+	return nil
+}
+
+// inputCause is an input error as a condition reason and message.
+func inputCause(err error) *policies.Cause {
+	var ie *tokenspec.InputError
+	if errors.As(err, &ie) {
+		return &policies.Cause{Reason: ie.Reason, Message: ie.Message}
+	}
+	return &policies.Cause{Reason: arcgisv1alpha1.ReasonInvalidSpec, Message: err.Error()}
 }
 
 // refError turns a failed read of a referenced object into an input error

@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
@@ -25,9 +26,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/klog/v2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
@@ -38,63 +39,64 @@ import (
 	"github.com/tokenoperator/arcgis-token-operator/internal/tokenspec"
 )
 
-// attempt is the outcome of trying to get and store a new token.
-type attempt struct {
-	// stored is set when a new token was stored.
-	stored bool
-	// failed is set when the attempt failed: reason is a condition reason and
-	// message says why, without any secret.
-	failed          bool
-	reason, message string
-	// waited is set when no attempt was made because of a backoff, a
-	// Retry-After, or the account guard.
-	waited bool
-	// retryAt, when set, is the earliest time of the next attempt.
-	retryAt time.Time
+// report is what one reconcile did, for the status and the events.
+type report struct {
+	// failure is the failure of this reconcile's attempt, if any: a call to
+	// ArcGIS, a refused Secret write, a conflict, the account guard.
+	failure *policies.Cause
+	// stored is the token stored by this reconcile, if any; first says it is
+	// the object's first.
+	stored *storedToken
+	first  bool
+	// previous is what the Secret held before the new token was stored.
+	previous policies.Stored
+	// probed is set when the stored token was checked: probeFailure says
+	// why the check failed, revoked that the service answered 498.
+	probed       bool
+	probeFailure *policies.Cause
+	revoked      bool
+	// err is an API failure for the workqueue to retry.
+	err error
 }
 
-// issue gets a new token and stores it: from a pending token whose write
-// failed before, or from ArcGIS, subject to the object's backoff and to the
-// account guard. It updates the status fields that record failures.
-func (r *ArcGISTokenReconciler) issue(ctx context.Context, tok *arcgisv1alpha1.ArcGISToken, in *inputs) (attempt, error) {
-	now := r.Clock.Now()
+func (d *report) fail(reason, message string) {
+	d.failure = &policies.Cause{Reason: reason, Message: message}
+}
+
+// issue gets a new token and stores it: the pending one whose write failed
+// before, or one from ArcGIS, through the account guard.
+func (r *ArcGISTokenReconciler) issue(ctx context.Context, tok *arcgisv1alpha1.ArcGISToken, in *inputs, d policies.Decision, done *report) error {
 	renewRequest := tok.Annotations[arcgisv1alpha1.RenewAtAnnotation]
-
-	if p, ok := r.memory.getPending(tok.UID, in.issuedFor(), renewRequest, now); ok {
-		return r.store(ctx, tok, in, storedToken(p))
-	}
-
-	failedFor := in.issuedFor()
-	if at, ok := r.retryAt(tok, failedFor); ok && now.Before(at) {
-		// Keep saying why the last attempt failed, not only when the next is.
-		message := fmt.Sprintf("Retrying at %s after %d failed attempts", formatTime(at), tok.Status.FailedAttempts)
-		if c := meta.FindStatusCondition(tok.Status.Conditions, arcgisv1alpha1.ConditionIssuing); c != nil &&
-			c.Status == metav1.ConditionTrue && c.Reason == tok.Status.LastFailureReason {
-			message = c.Message
+	if d.UsePending {
+		if p, ok := r.memory.getPending(tok.UID, in.issuedFor(), renewRequest, r.Clock.Now()); ok {
+			return r.store(ctx, tok, in, storedToken(p), done)
 		}
-		return attempt{failed: true, reason: tok.Status.LastFailureReason, message: message, waited: true, retryAt: at}, nil
 	}
 
 	// No login without knowing which account it counts against.
 	var err error
 	if in.accountKey, err = r.Issuer.Account(ctx, in.request); err != nil {
 		if ctx.Err() != nil {
-			return attempt{}, ctx.Err()
+			return ctx.Err()
 		}
 		reason := conditionReason(arcgis.ReasonOf(err))
-		r.recordFailure(tok, reason, failedFor, now)
-		at, _ := r.retryAt(tok, failedFor)
-		return attempt{failed: true, reason: reason, retryAt: at,
-			message: fmt.Sprintf("Failed to issue a token: %s; next attempt at %s", strings.TrimSuffix(err.Error(), "."), formatTime(at))}, nil
+		r.recordFailure(tok, reason, in.issuedFor(), r.Clock.Now())
+		at, _ := r.retryAt(tok, in.issuedFor())
+		done.fail(reason, fmt.Sprintf("Failed to issue a token: %s; next attempt at %s", strings.TrimSuffix(err.Error(), "."), formatTime(at)))
+		return nil
 	}
 	r.seedGuard(tok, in)
 	permit, err := r.Accounts.Acquire(ctx, in.accountKey, in.credentialsFP, string(tok.UID))
 	if err != nil {
 		var denied *accountguard.Denied
 		if errors.As(err, &denied) {
-			return attempt{failed: true, reason: denied.Reason, message: denied.Message, waited: true, retryAt: denied.Until}, nil
+			// Not an attempt: the account's budget of failed logins, or a
+			// lock-out, holds every object that uses it.
+			r.memory.setHold(tok.UID, hold{until: denied.Until, reason: denied.Reason, cause: denied.Message})
+			done.fail(denied.Reason, denied.Message)
+			return nil
 		}
-		return attempt{}, err
+		return err
 	}
 
 	logf.FromContext(ctx).V(1).Info("Requesting a token", "type", tok.Spec.Type, "url", in.request.URL)
@@ -105,119 +107,183 @@ func (r *ArcGISTokenReconciler) issue(ctx context.Context, tok *arcgisv1alpha1.A
 		// the guard recognises it when status tells it again.
 		failedAt := permit.Release(accountguard.OutcomeOf(aerr != nil && aerr.Login, conditionReason(arcgis.ReasonOf(err))), retryAfter(aerr))
 		if ctx.Err() != nil {
-			// Shutting down: not a failure of the service.
-			return attempt{}, ctx.Err()
+			return ctx.Err() // shutting down: not a failure of the service
 		}
 		reason := conditionReason(arcgis.ReasonOf(err))
-		r.recordFailure(tok, reason, failedFor, failedAt)
-		if d := retryAfter(aerr); d > 0 {
+		r.recordFailure(tok, reason, in.issuedFor(), failedAt)
+		if wait := retryAfter(aerr); wait > 0 {
 			// The service said how long to wait (Retry-After, a lock-out).
-			r.memory.notBefore.set(tok.UID, failedAt.Add(d))
+			r.memory.setHold(tok.UID, hold{until: failedAt.Add(wait), reason: reason,
+				cause: fmt.Sprintf("The service asked to wait until %s", formatTime(failedAt.Add(wait)))})
 		}
-		at, _ := r.retryAt(tok, failedFor)
-		return attempt{failed: true, reason: reason, retryAt: at,
-			message: fmt.Sprintf("Failed to issue a token: %s; next attempt at %s", strings.TrimSuffix(err.Error(), "."), formatTime(at))}, nil
+		at, _ := r.retryAt(tok, in.issuedFor())
+		done.fail(reason, fmt.Sprintf("Failed to issue a token: %s; next attempt at %s", strings.TrimSuffix(err.Error(), "."), formatTime(at)))
+		return nil
 	}
-	now = permit.Release(accountguard.Success, 0)
+	now := permit.Release(accountguard.Success, 0)
 	if err := checkGranted(token, now); err != nil {
-		r.recordFailure(tok, arcgisv1alpha1.ReasonInvalidResponse, failedFor, now)
-		return attempt{failed: true, reason: arcgisv1alpha1.ReasonInvalidResponse, message: err.Error()}, nil
+		r.recordFailure(tok, arcgisv1alpha1.ReasonInvalidResponse, in.issuedFor(), now)
+		done.fail(arcgisv1alpha1.ReasonInvalidResponse, err.Error())
+		return nil
 	}
 	p := pendingToken{token: token, issuedAt: now, issuedFor: in.issuedFor(), renewRequest: renewRequest}
 	r.memory.setPending(tok.UID, p)
-	return r.store(ctx, tok, in, storedToken(p))
+	return r.store(ctx, tok, in, storedToken(p), done)
 }
 
-// store writes the token into the Secret, and on success records it in status.
-func (r *ArcGISTokenReconciler) store(ctx context.Context, tok *arcgisv1alpha1.ArcGISToken, in *inputs, t storedToken) (attempt, error) {
+// store writes the token into the Secret and records it in status. A write
+// the API server refuses is a failure like any other (a condition, an event,
+// a backoff), and the token stays pending: it is stored later without a new
+// login.
+func (r *ArcGISTokenReconciler) store(ctx context.Context, tok *arcgisv1alpha1.ArcGISToken, in *inputs, t storedToken, done *report) error {
 	s, err := r.writeToken(ctx, tok, in.secret, t)
-	if errors.Is(err, errSecretConflict) {
-		// The token stays pending, and the conflict is retried with backoff:
-		// the operator does not watch Secrets it does not own.
+	switch {
+	case errors.Is(err, errSecretConflict):
+		// The operator does not watch Secrets it does not own: the conflict
+		// is looked at again after a backoff.
 		in.conflict = true
 		r.recordFailure(tok, arcgisv1alpha1.ReasonSecretConflict, in.issuedFor(), r.Clock.Now())
-		return attempt{failed: true, reason: arcgisv1alpha1.ReasonSecretConflict, message: conflictMessage(tok)}, nil
-	}
-	if err != nil {
-		// The token stays pending: the retry writes it without a new call.
-		return attempt{}, fmt.Errorf("writing Secret %s: %w", klog.KRef(tok.Namespace, tokenspec.SecretName(tok)), err)
+		done.fail(arcgisv1alpha1.ReasonSecretConflict, conflictMessage(tok))
+		return nil
+	case err != nil && apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
+		in.terminating = true
+		return nil
+	case err != nil:
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.secretWriteFailed(tok, in, err, [][]byte{[]byte(t.token.Token)}, done)
+		return nil
 	}
 	now := r.Clock.Now()
 	// Written first, then no longer pending: at any moment one of them
 	// recognises the echo of this write.
 	r.memory.setWritten(tok.UID, s, now)
 	r.memory.clearPending(tok.UID)
-	r.memory.notBefore.clear(tok.UID)
+	r.memory.clearHold(tok.UID)
+	r.memory.setProbe(tok.UID, probeState{at: t.issuedAt})
+	done.previous, done.stored, done.first = in.stored, &t, tok.Status.IssuedAt == nil
 	in.secret, in.conflict, in.stored = s, false, parseStored(s)
 
-	first := tok.Status.IssuedAt == nil
 	st := &tok.Status
 	st.FailedAttempts, st.LastFailureTime, st.LastFailureReason, st.LastFailureFingerprint = 0, nil, "", ""
 	st.RevokedAt = nil
 	// The token belongs to the account it was issued for; validation later
 	// confirms it from the service's own self call where there is one.
 	st.Identity = firstNonEmpty(in.request.Credentials.Username, in.request.Credentials.ClientID)
-	r.memory.probeRetry.clear(tok.UID)
-
-	granted := grantedMinutes(in.stored)
-	if asked := tok.Spec.ExpirationMinutes; asked > 0 && granted < asked && granted != st.GrantedMinutes {
-		r.event(tok, corev1.EventTypeWarning, "ExpirationClamped", "Issue",
-			"The service granted %d minutes instead of the %d asked for; renewals follow what it granted", granted, asked)
-	}
-	expires := t.token.Expires.UTC().Format(time.RFC3339)
-	if first {
-		r.event(tok, corev1.EventTypeNormal, "Issued", "Issue", "Issued a token valid until %s into Secret %s", expires, s.Name)
-	} else {
-		r.event(tok, corev1.EventTypeNormal, "Renewed", "Issue", "Renewed the token in Secret %s; valid until %s", s.Name, expires)
+	st.IssuedAt = timeOf(t.issuedAt)
+	if !done.first {
 		r.Restarter.Schedule(tok)
 	}
-	logf.FromContext(ctx).Info("Stored a new token", "secret", klog.KObj(s), "expires", expires)
-	return attempt{stored: true}, nil
+	logf.FromContext(ctx).Info("Stored a new token", "secret", klog.KObj(s), "expires", formatTime(t.token.Expires))
+	return r.deleteOldSecret(ctx, tok, tok.Status.SecretName)
 }
 
-// validate checks the stored token against the service. It returns true when
-// the token was found revoked.
-func (r *ArcGISTokenReconciler) validate(ctx context.Context, tok *arcgisv1alpha1.ArcGISToken, in *inputs) bool {
+// syncSecretMetadata brings the Secret's labels and annotations in line with
+// the spec's template; a refused write is a failure like a refused token
+// write.
+func (r *ArcGISTokenReconciler) syncSecretMetadata(ctx context.Context, tok *arcgisv1alpha1.ArcGISToken, in *inputs, done *report) {
+	s, err := r.syncMetadata(ctx, tok, in.secret)
+	switch {
+	case err != nil && apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
+		in.terminating = true
+	case err != nil:
+		if ctx.Err() == nil {
+			r.secretWriteFailed(tok, in, err, [][]byte{in.secret.Data[arcgisv1alpha1.SecretKeyToken]}, done)
+		}
+	case s != in.secret:
+		r.memory.setWritten(tok.UID, s, r.Clock.Now())
+		in.secret = s
+	}
+}
+
+// secretWriteFailed records a Secret write the API server refused (invalid
+// metadata, a quota, RBAC, an admission webhook or policy: SecretRejected) or
+// that failed on the way (a conflict, a timeout, 5xx, 429: SecretWriteFailed),
+// with the API server's message. secrets are scrubbed from that message: an
+// admission webhook may quote the object it refused.
+func (r *ArcGISTokenReconciler) secretWriteFailed(tok *arcgisv1alpha1.ArcGISToken, in *inputs, err error, secrets [][]byte, done *report) {
+	reason := arcgisv1alpha1.ReasonSecretWriteFailed
+	switch {
+	case apierrors.IsInvalid(err), apierrors.IsForbidden(err), apierrors.IsBadRequest(err),
+		apierrors.IsRequestEntityTooLargeError(err), apierrors.IsUnauthorized(err), apierrors.IsNotFound(err):
+		reason = arcgisv1alpha1.ReasonSecretRejected
+	}
 	now := r.Clock.Now()
+	r.recordFailure(tok, reason, in.issuedFor(), now)
+	at, _ := r.retryAt(tok, in.issuedFor())
+	done.fail(reason, fmt.Sprintf("Writing Secret %q failed: %s; the token is kept, and the write is tried again at %s",
+		tokenspec.SecretName(tok), apiMessage(err, secrets), formatTime(at)))
+}
+
+// apiMessage is an API error's message, fit for a condition: scrubbed of
+// secrets (as given and base64-encoded) and bounded.
+func apiMessage(err error, secrets [][]byte) string {
+	msg := err.Error()
+	var status apierrors.APIStatus
+	if errors.As(err, &status) && status.Status().Message != "" {
+		msg = status.Status().Message
+	}
+	for _, s := range secrets {
+		if len(s) == 0 {
+			continue
+		}
+		msg = strings.ReplaceAll(msg, string(s), "[REDACTED]")
+		msg = strings.ReplaceAll(msg, base64.StdEncoding.EncodeToString(s), "[REDACTED]")
+	}
+	const maxLen = 1024
+	if len(msg) > maxLen {
+		msg = msg[:maxLen] + "…"
+	}
+	return strings.TrimSuffix(msg, ".")
+}
+
+// namespaceTerminating says whether the ArcGISToken's namespace is being
+// deleted. Asked only before re-issuing a token whose Secret vanished.
+func (r *ArcGISTokenReconciler) namespaceTerminating(ctx context.Context, tok *arcgisv1alpha1.ArcGISToken) bool {
+	ns := &corev1.Namespace{}
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Name: tok.Namespace}, ns); err != nil {
+		return apierrors.IsNotFound(err)
+	}
+	return !ns.DeletionTimestamp.IsZero() || ns.Status.Phase == corev1.NamespaceTerminating
+}
+
+// probe checks the stored token against the service. A check that changes
+// nothing changes only memory: it costs no status write.
+func (r *ArcGISTokenReconciler) probe(ctx context.Context, tok *arcgisv1alpha1.ArcGISToken, in *inputs, done *report) {
 	token := string(in.secret.Data[arcgisv1alpha1.SecretKeyToken])
 	v, err := r.Issuer.ValidateToken(ctx, tokenspec.ValidateRequest(&tok.Spec, token, in.caBundle))
+	now := r.Clock.Now()
+	done.probed = true
 	switch {
 	case err == nil:
-		tok.Status.LastValidatedAt = timeOf(now)
+		r.memory.setProbe(tok.UID, probeState{at: now})
 		if v != nil && v.Identity != "" {
 			tok.Status.Identity = v.Identity
 		}
-		r.memory.probeRetry.clear(tok.UID)
-		return false
 	case arcgis.ReasonOf(err) == arcgis.ReasonInvalidToken:
+		r.memory.setProbe(tok.UID, probeState{at: now})
 		tok.Status.RevokedAt = timeOf(now)
-		r.event(tok, corev1.EventTypeWarning, arcgisv1alpha1.ReasonRevoked, "Validate",
-			"The service rejected the stored token (498 Invalid token): it was revoked; issuing a new one")
-		return true
+		done.revoked = true
 	default:
-		// The check itself failed; the token may well be fine. Try again a
-		// little later rather than on every reconcile.
+		// The check itself failed; the token may well be fine. Checks back
+		// off from a minute up to the validation interval.
+		_, failures := r.lastProbe(tok)
+		r.memory.setProbe(tok.UID, probeState{at: now, failures: failures + 1})
+		done.probeFailure = &policies.Cause{Reason: arcgisv1alpha1.ReasonValidationFailed,
+			Message: fmt.Sprintf("Checking the stored token failed: %s; the token is kept", strings.TrimSuffix(err.Error(), "."))}
 		logf.FromContext(ctx).Info("Could not validate the stored token", "reason", arcgis.ReasonOf(err), "error", err.Error())
-		r.memory.probeRetry.set(tok.UID, now.Add(probeRetryDelay))
-		return false
 	}
 }
-
-// probeRetryDelay spaces validation attempts that failed for a reason other
-// than a revoked token.
-const probeRetryDelay = time.Minute
 
 // retryAt is when the next attempt may be made after the failures recorded in
 // status: their backoff, or the wait the service asked for, whichever is later.
 func (r *ArcGISTokenReconciler) retryAt(tok *arcgisv1alpha1.ArcGISToken, failedFor string) (time.Time, bool) {
 	at, ok := policies.RetryAt(tok, failedFor)
-	if !ok {
-		return at, false
+	if h, held := r.memory.hold(tok.UID); held && h.until.After(at) {
+		at, ok = h.until, true
 	}
-	if nb, set := r.memory.notBefore.get(tok.UID); set && nb.After(at) {
-		at = nb
-	}
-	return at, true
+	return at, ok
 }
 
 // recordFailure counts a failed attempt in status. The count restarts when
@@ -308,7 +374,7 @@ func grantedMinutes(s policies.Stored) int32 {
 	if !s.Exists || s.Expires.IsZero() || s.IssuedAt.IsZero() {
 		return 0
 	}
-	return int32(s.Expires.Sub(s.IssuedAt).Round(time.Minute) / time.Minute)
+	return int32(s.Lifetime.Round(time.Minute) / time.Minute)
 }
 
 // conditionReason maps a client failure to a condition reason.

@@ -40,10 +40,14 @@ const writtenSecretTTL = 30 * time.Second
 //   - written holds the Secret as last written, because the informer cache may
 //     still serve the previous version; reading that one would make a fresh
 //     token look due and cost a second call.
-//   - probeRetry spaces validation probes that failed for reasons other than
-//     a revoked token, so they do not repeat on every reconcile.
-//   - notBefore holds the wait a service asked for with Retry-After, on top
-//     of the backoff recorded in status.
+//   - probes holds when the stored token was last checked and how many
+//     checks failed since (for reasons other than a revoked token): a check
+//     that changes nothing costs no status write. After a restart it is
+//     derived from the status (see lastProbe), so a check may come early
+//     once, never late.
+//   - holds holds the wait a service or the account guard asked for
+//     (Retry-After, a lock-out), with its cause, on top of the backoff
+//     recorded in status.
 //   - status holds the status as last written: the reconciler is its only
 //     writer, and a reconcile that starts before the informer cache caught up
 //     with that write (another event for the same object) must not act on the
@@ -57,8 +61,21 @@ type memory struct {
 	uids    map[types.NamespacedName]types.UID
 	writes  int // since the start, for sweepLocked
 
-	probeRetry deadlines
-	notBefore  deadlines // the wait a service asked for (Retry-After)
+	probes map[types.UID]probeState
+	holds  map[types.UID]hold
+}
+
+// probeState is when the stored token was last checked, and how many checks
+// failed since.
+type probeState struct {
+	at       time.Time
+	failures int32
+}
+
+// hold is a wait a service or the account guard asked for, and why.
+type hold struct {
+	until         time.Time
+	reason, cause string
 }
 
 type pendingToken struct {
@@ -86,7 +103,41 @@ func newMemory() *memory {
 		written: map[types.UID]writtenSecret{},
 		uids:    map[types.NamespacedName]types.UID{},
 		status:  map[types.UID]writtenStatus{},
+		probes:  map[types.UID]probeState{},
+		holds:   map[types.UID]hold{},
 	}
+}
+
+func (m *memory) probe(uid types.UID) (probeState, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.probes[uid]
+	return p, ok
+}
+
+func (m *memory) setProbe(uid types.UID, p probeState) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.probes[uid] = p
+}
+
+func (m *memory) hold(uid types.UID) (hold, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h, ok := m.holds[uid]
+	return h, ok
+}
+
+func (m *memory) setHold(uid types.UID, h hold) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.holds[uid] = h
+}
+
+func (m *memory) clearHold(uid types.UID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.holds, uid)
 }
 
 // track remembers which object a name stands for, so that forget can find its
@@ -226,34 +277,6 @@ func (m *memory) lastStatus(uid types.UID, now time.Time) (*arcgisv1alpha1.ArcGI
 	return w.status.DeepCopy(), true
 }
 
-// deadlines holds a time per ArcGISToken; safe for concurrent use.
-type deadlines struct {
-	mu sync.Mutex
-	m  map[types.UID]time.Time
-}
-
-func (d *deadlines) set(uid types.UID, at time.Time) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.m == nil {
-		d.m = map[types.UID]time.Time{}
-	}
-	d.m[uid] = at
-}
-
-func (d *deadlines) get(uid types.UID) (time.Time, bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	at, ok := d.m[uid]
-	return at, ok
-}
-
-func (d *deadlines) clear(uid types.UID) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	delete(d.m, uid)
-}
-
 // forget drops everything about an ArcGISToken that was deleted.
 func (m *memory) forget(key types.NamespacedName) {
 	m.mu.Lock()
@@ -268,6 +291,6 @@ func (m *memory) forgetLocked(uid types.UID) {
 	delete(m.pending, uid)
 	delete(m.written, uid)
 	delete(m.status, uid)
-	m.probeRetry.clear(uid)
-	m.notBefore.clear(uid)
+	delete(m.probes, uid)
+	delete(m.holds, uid)
 }

@@ -100,8 +100,8 @@ func TestMemoryPendingAndForget(t *testing.T) {
 	if m.isOwnWrite(uid, echo) {
 		t.Errorf("a Secret written by someone else was taken for an echo")
 	}
-	m.probeRetry.set(uid, now)
-	m.notBefore.set(uid, now)
+	m.setProbe(uid, probeState{at: now})
+	m.setHold(uid, hold{until: now})
 	m.setWritten(uid, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "tok", ResourceVersion: "1"}}, now)
 
 	// Re-created under the same name: the old object's entries go.
@@ -109,19 +109,20 @@ func TestMemoryPendingAndForget(t *testing.T) {
 	if _, ok := m.getPending(uid, "a/b", "r", now); ok {
 		t.Errorf("pending token kept for a replaced object")
 	}
-	for name, d := range map[string]*deadlines{"probeRetry": &m.probeRetry, "notBefore": &m.notBefore} {
-		if _, ok := d.get(uid); ok {
-			t.Errorf("%s kept for a replaced object", name)
-		}
+	if _, ok := m.probe(uid); ok {
+		t.Errorf("probe state kept for a replaced object")
+	}
+	if _, ok := m.hold(uid); ok {
+		t.Errorf("hold kept for a replaced object")
 	}
 	m.setPending("u2", p)
-	m.notBefore.set("u2", now)
+	m.setHold("u2", hold{until: now})
 	m.forget(key)
 	if _, ok := m.getPending("u2", "a/b", "r", now); ok {
 		t.Errorf("pending token kept after forget")
 	}
-	if _, ok := m.notBefore.get("u2"); ok {
-		t.Errorf("notBefore kept after forget")
+	if _, ok := m.hold("u2"); ok {
+		t.Errorf("hold kept after forget")
 	}
 }
 

@@ -63,6 +63,13 @@ func parseStored(s *corev1.Secret) policies.Stored {
 	if st.IssuedAt.IsZero() || st.IssuedAt.After(st.Expires) {
 		st.IssuedAt = st.Expires
 	}
+	// Secrets written before the lifetime was recorded: the lifetime on our
+	// clock, no known skew.
+	st.Lifetime = st.Expires.Sub(st.IssuedAt)
+	if d, err := time.ParseDuration(s.Annotations[arcgisv1alpha1.LifetimeAnnotation]); err == nil && d > 0 {
+		st.Lifetime = d
+	}
+	st.ClockSkew, _ = time.ParseDuration(s.Annotations[arcgisv1alpha1.ClockSkewAnnotation])
 	if spec, inputs, ok := strings.Cut(s.Annotations[arcgisv1alpha1.IssuedForAnnotation], "/"); ok {
 		st.SpecFingerprint, st.InputsFingerprint = spec, inputs
 	}
@@ -182,11 +189,19 @@ func setToken(tok *arcgisv1alpha1.ArcGISToken, s *corev1.Secret, t storedToken) 
 	s.Annotations[arcgisv1alpha1.ExpiresAnnotation] = expires
 	s.Annotations[arcgisv1alpha1.IssuedAtAnnotation] = t.issuedAt.UTC().Format(time.RFC3339)
 	s.Annotations[arcgisv1alpha1.IssuedForAnnotation] = t.issuedFor
+	s.Annotations[arcgisv1alpha1.LifetimeAnnotation] = t.token.Lifetime.Round(time.Second).String()
+	s.Annotations[arcgisv1alpha1.ClockSkewAnnotation] = t.token.ClockSkew.Round(time.Second).String()
 	if t.renewRequest != "" {
 		s.Annotations[arcgisv1alpha1.RenewRequestAnnotation] = t.renewRequest
 	} else {
 		delete(s.Annotations, arcgisv1alpha1.RenewRequestAnnotation)
 	}
+}
+
+// specFingerprint is the spec fingerprint the token was issued for.
+func (t *storedToken) specFingerprint() string {
+	spec, _, _ := strings.Cut(t.issuedFor, "/")
+	return spec
 }
 
 func urlFor(tok *arcgisv1alpha1.ArcGISToken, t *arcgis.Token) string {
@@ -234,7 +249,10 @@ func (r *ArcGISTokenReconciler) writeSecret(ctx context.Context, tok *arcgisv1al
 	s := current.DeepCopy()
 	secretMetadata(tok, s)
 	fill(s)
-	if err := r.Patch(ctx, s, client.MergeFrom(current)); err != nil {
+	// The patch carries the resourceVersion it was computed from: a Secret
+	// changed, or deleted and re-created by someone else, since it was read is
+	// refused with a conflict rather than written into.
+	if err := r.Patch(ctx, s, client.MergeFromWithOptions(current, client.MergeFromWithOptimisticLock{})); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -246,10 +264,10 @@ func (r *ArcGISTokenReconciler) writeSecret(ctx context.Context, tok *arcgisv1al
 func (r *ArcGISTokenReconciler) syncMetadata(ctx context.Context, tok *arcgisv1alpha1.ArcGISToken, current *corev1.Secret) (*corev1.Secret, error) {
 	s := current.DeepCopy()
 	secretMetadata(tok, s)
-	if equality.Semantic.DeepEqual(s.Labels, current.Labels) && equality.Semantic.DeepEqual(s.Annotations, current.Annotations) {
+	if !metadataStale(tok, current) {
 		return current, nil
 	}
-	if err := r.Patch(ctx, s, client.MergeFrom(current)); err != nil {
+	if err := r.Patch(ctx, s, client.MergeFromWithOptions(current, client.MergeFromWithOptimisticLock{})); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -269,6 +287,17 @@ func (r *ArcGISTokenReconciler) deleteOldSecret(ctx context.Context, tok *arcgis
 	if !metav1.IsControlledBy(old, tok) {
 		return nil
 	}
-	err := r.Delete(ctx, old, client.Preconditions{UID: &old.UID})
+	err := r.Delete(ctx, old, client.Preconditions{UID: &old.UID, ResourceVersion: &old.ResourceVersion})
 	return client.IgnoreNotFound(err)
+}
+
+// metadataStale says whether the Secret's labels or annotations differ from
+// what the spec's template makes them.
+func metadataStale(tok *arcgisv1alpha1.ArcGISToken, current *corev1.Secret) bool {
+	if current == nil {
+		return false
+	}
+	s := current.DeepCopy()
+	secretMetadata(tok, s)
+	return !equality.Semantic.DeepEqual(s.Labels, current.Labels) || !equality.Semantic.DeepEqual(s.Annotations, current.Annotations)
 }

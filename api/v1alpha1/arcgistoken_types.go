@@ -381,11 +381,6 @@ type ArcGISTokenStatus struct {
 	// +optional
 	GrantedMinutes int32 `json:"grantedMinutes,omitempty"`
 
-	// lastValidatedAt is when the stored token was last checked against the
-	// service and found to work.
-	// +optional
-	LastValidatedAt *metav1.Time `json:"lastValidatedAt,omitempty"`
-
 	// identity is the user (or application) the token belongs to.
 	// +optional
 	Identity string `json:"identity,omitempty"`

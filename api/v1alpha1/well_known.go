@@ -37,6 +37,12 @@ const (
 	// renew-at annotation that the stored token was issued for.
 	RenewRequestAnnotation = "arcgis.tokenoperator.dev/renew-request"
 
+	// LifetimeAnnotation on the Secret holds the lifetime the service granted,
+	// measured on the service's clock (a Go duration, e.g. "1h0m0s").
+	LifetimeAnnotation = "arcgis.tokenoperator.dev/lifetime"
+	// ClockSkewAnnotation on the Secret holds the service's clock minus the
+	// operator's when the token was issued, from the answer's Date header.
+	ClockSkewAnnotation = "arcgis.tokenoperator.dev/clock-skew"
 	// TemplateKeysAnnotation on the Secret lists the label and annotation
 	// keys that came from spec.secretTemplate, so that keys removed from the
 	// template are removed from the Secret too.

@@ -244,10 +244,6 @@ func (in *ArcGISTokenStatus) DeepCopyInto(out *ArcGISTokenStatus) {
 		in, out := &in.RenewalTime, &out.RenewalTime
 		*out = (*in).DeepCopy()
 	}
-	if in.LastValidatedAt != nil {
-		in, out := &in.LastValidatedAt, &out.LastValidatedAt
-		*out = (*in).DeepCopy()
-	}
 	if in.LastFailureTime != nil {
 		in, out := &in.LastFailureTime, &out.LastFailureTime
 		*out = (*in).DeepCopy()

@@ -208,10 +208,10 @@ func healthy() fixture {
 			Conditions: []metav1.Condition{
 				{Type: "Issuing", Status: metav1.ConditionFalse, Reason: "UpToDate", Message: "The next renewal is at 2026-11-25T16:48:40Z", ObservedGeneration: 1, LastTransitionTime: *at(-20 * time.Minute)},
 				{Type: "Ready", Status: metav1.ConditionTrue, Reason: "TokenIssued", Message: `Secret "portal-token" holds a token valid until 2026-11-25T17:40:00Z`, ObservedGeneration: 1, LastTransitionTime: *at(-20 * time.Minute)},
+				{Type: "Validated", Status: metav1.ConditionTrue, Reason: "Validated", Message: "The service accepted the stored token when it was issued or last checked", ObservedGeneration: 1, LastTransitionTime: *at(-20 * time.Minute)},
 			},
 			SecretName: "portal-token", IssuedAt: at(-20 * time.Minute), ExpiresAt: at(100 * time.Minute),
 			RenewalTime: at(48*time.Minute + 40*time.Second), GrantedMinutes: 120, Identity: "svc-maps",
-			LastValidatedAt: at(-5 * time.Minute),
 		},
 		token: healthyToken,
 	}
@@ -275,12 +275,13 @@ Issued:        2026-11-25T15:40:00Z (20m ago)
 Expires:       2026-11-25T17:40:00Z (in 100m)
 Next renewal:  2026-11-25T16:48:40Z (in 48m)
 Lifetime:      120 minutes granted of 120 asked for
-Last check:    2026-11-25T15:55:00Z (5m ago)
+Last check:    passed, accepted since 2026-11-25T15:40:00Z (20m ago)
 
 Conditions:
-  TYPE     STATUS  REASON       SINCE                           MESSAGE
-  Issuing  False   UpToDate     2026-11-25T15:40:00Z (20m ago)  The next renewal is at 2026-11-25T16:48:40Z
-  Ready    True    TokenIssued  2026-11-25T15:40:00Z (20m ago)  Secret "portal-token" holds a token valid until 2026-11-25T17:40:00Z
+  TYPE       STATUS  REASON       SINCE                           MESSAGE
+  Issuing    False   UpToDate     2026-11-25T15:40:00Z (20m ago)  The next renewal is at 2026-11-25T16:48:40Z
+  Ready      True    TokenIssued  2026-11-25T15:40:00Z (20m ago)  Secret "portal-token" holds a token valid until 2026-11-25T17:40:00Z
+  Validated  True    Validated    2026-11-25T15:40:00Z (20m ago)  The service accepted the stored token when it was issued or last checked
 
 Last failure: none
 `
@@ -299,7 +300,7 @@ Last failure: none
 		for _, want := range []string{
 			"Secret:        wrong-password-token (not found)",
 			"Expires:       -",
-			"Last check:    never",
+			"Last check:    off, or not yet",
 			"  Ready    False   InvalidCredentials  2026-11-25T15:48:00Z (12m ago)  Failed to issue a token: InvalidCredentials from generateToken",
 			"Last failure: InvalidCredentials, 2 failed attempts, the last at 2026-11-25T15:58:00Z (2m ago)\n" +
 				"  Failed to issue a token: InvalidCredentials from generateToken at gis.example.com (HTTP 200, code 400): Unable to generate token. Invalid username or password; next attempt at 2026-11-25T16:08:00Z\n" +

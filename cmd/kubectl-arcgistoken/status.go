@@ -47,7 +47,6 @@ type statusReport struct {
 	IssuedAt         *time.Time `json:"issuedAt,omitempty"`
 	ExpiresAt        *time.Time `json:"expiresAt,omitempty"`
 	RenewalTime      *time.Time `json:"renewalTime,omitempty"`
-	LastValidatedAt  *time.Time `json:"lastValidatedAt,omitempty"`
 	RequestedMinutes int32      `json:"requestedMinutes,omitempty"`
 	GrantedMinutes   int32      `json:"grantedMinutes,omitempty"`
 
@@ -142,7 +141,6 @@ func buildStatus(tok *arcgisv1alpha1.ArcGISToken) *statusReport {
 		Type: string(tok.Spec.Type), URL: tok.Spec.URL, ServerURL: tok.Spec.ServerURL,
 		Suspended: tok.Spec.Suspend, Identity: st.Identity,
 		IssuedAt: timeOf(st.IssuedAt), ExpiresAt: timeOf(st.ExpiresAt), RenewalTime: timeOf(st.RenewalTime),
-		LastValidatedAt:  timeOf(st.LastValidatedAt),
 		RequestedMinutes: tok.Spec.ExpirationMinutes, GrantedMinutes: st.GrantedMinutes,
 		Secret:     secretReport{Name: secretName(tok)},
 		Conditions: []conditionReport{},
@@ -225,7 +223,7 @@ func (o *options) printStatus(w io.Writer, r *statusReport) error {
 	if r.GrantedMinutes > 0 {
 		line("Lifetime", fmt.Sprintf("%d minutes granted of %d asked for", r.GrantedMinutes, r.RequestedMinutes))
 	}
-	line("Last check", when(r.LastValidatedAt, "never"))
+	line("Last check", o.lastCheck(r))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -287,4 +285,20 @@ func printAdvice(w io.Writer, a adviceReport, message string) {
 // oneLine keeps a message on one line of the table.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// lastCheck describes the Validated condition: what the last check of the
+// stored token against the service said, and since when (checks that change
+// nothing are not recorded: they cost no write).
+func (o *options) lastCheck(r *statusReport) string {
+	for _, c := range r.Conditions {
+		if c.Type != arcgisv1alpha1.ConditionValidated {
+			continue
+		}
+		if c.Status == string(metav1.ConditionTrue) {
+			return "passed, accepted since " + o.when(c.LastTransitionTime)
+		}
+		return fmt.Sprintf("failed: %s since %s", c.Reason, o.when(c.LastTransitionTime))
+	}
+	return "off, or not yet"
 }

@@ -218,7 +218,7 @@ func (r *runInfo) steadyTable(w *writer) {
 			st.counts.api.operator()/math.Max(1, float64(st.due)), fmtMap(st.counts.reconciles))
 	}
 	w.p("\n")
-	w.p("Right after the forced wave, nothing is due but the probes: each token's next check is validationInterval after its base (the later of `status.issuedAt` and `status.lastValidatedAt`, read when the window opens). The window lasts until %s after the last of them, then until the manager is idle; probes due are counted from those bases, ArcGIS calls at the simulator, writes at the API server. A probe that finds the token valid changes nothing the user can see, so every write in this window is a write for nothing.\n\n", r.opts.probeSlack)
+	w.p("Right after the forced wave, nothing is due but the probes: each token's next check is validationInterval after its base (the later of `status.issuedAt` and the transition time of the `Validated` condition, read when the window opens). The window lasts until %s after the last of them, then until the manager is idle; probes due are counted from those bases, ArcGIS calls at the simulator, writes at the API server. A probe that finds the token valid changes nothing the user can see, so every write in this window is a write for nothing.\n\n", r.opts.probeSlack)
 }
 
 func (r *runInfo) memoryTable(w *writer) {

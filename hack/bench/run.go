@@ -500,7 +500,7 @@ func (b *bench) forcedWave(ctx context.Context) error {
 }
 
 // probesDue counts the probes due in [from, to]: each token is probed every
-// interval after its base (the later of its issuedAt and lastValidatedAt).
+// interval after its base (the later of its issuedAt and its Validated condition's transition time).
 // It also returns how many tokens have at least one due, and the latest
 // first due time in the window.
 func probesDue(bases []time.Time, interval time.Duration, from, to time.Time) (due, tokens int, lastFirst time.Time) {

@@ -40,7 +40,7 @@ type tokenState struct {
 	readySeen     time.Time // first time Ready=True was seen
 	issuedAt      time.Time // status.issuedAt (seconds), latest
 	issuedSeen    []time.Time
-	lastValidated time.Time // status.lastValidatedAt (seconds), latest
+	lastValidated time.Time // the Validated condition's transition time (seconds), latest
 	reason        string    // Ready's reason, latest
 }
 
@@ -88,8 +88,10 @@ func (t *tracker) observe(obj any) {
 		s.issuedAt = at.Time
 		s.issuedSeen = append(s.issuedSeen, now)
 	}
-	if v := tok.Status.LastValidatedAt; v != nil {
-		s.lastValidated = v.Time
+	// The Validated condition moves when a check changes what it says;
+	// checks that change nothing live in the manager's memory only.
+	if c := meta.FindStatusCondition(tok.Status.Conditions, arcgisv1alpha1.ConditionValidated); c != nil {
+		s.lastValidated = c.LastTransitionTime.Time
 	}
 }
 

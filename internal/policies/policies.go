@@ -29,6 +29,7 @@ import (
 	"time"
 
 	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
+	"github.com/tokenoperator/arcgis-token-operator/internal/reasons"
 )
 
 // Stored is what the output Secret says about the token it holds.
@@ -37,8 +38,13 @@ type Stored struct {
 	Exists bool
 	// HasToken is true when the Secret holds a non-empty token.
 	HasToken bool
-	// IssuedAt and Expires bound the stored token's lifetime.
+	// IssuedAt and Expires bound the stored token's lifetime on the
+	// operator's clock (Expires is already the earlier of the two clocks'
+	// expiries).
 	IssuedAt, Expires time.Time
+	// Lifetime is what the service granted, on its own clock; ClockSkew is
+	// the service's clock minus ours at issue (zero when unknown).
+	Lifetime, ClockSkew time.Duration
 	// SpecFingerprint and InputsFingerprint are what it was issued for.
 	SpecFingerprint, InputsFingerprint string
 	// RenewRequest is the renew-at annotation value it was issued for.
@@ -156,35 +162,62 @@ func NearingExpiry(in Input) (string, string, bool) {
 const MaxJitter = 10 * time.Minute
 
 // RenewalTime is when a token issued at issuedAt and expiring at expires is
+// renewed; see Renewal.
+func RenewalTime(t *arcgisv1alpha1.ArcGISToken, issuedAt, expires time.Time) time.Time {
+	at, _ := Renewal(t, issuedAt, expires)
+	return at
+}
+
+// Renewal is when a token issued at issuedAt and expiring at expires is
 // renewed: expires − renewBefore − jitter. renewBefore comes from the spec
-// (renewBefore or renewBeforePercentage) and defaults to a third of the
+// (renewBefore, else renewBeforePercentage) and defaults to a third of the
 // lifetime the service granted. The jitter is deterministic per object, up to
 // 5% of the lifetime (at most MaxJitter), so that thousands of tokens issued
 // together do not all renew in the same second, and a restart does not move
 // anyone's renewal.
-func RenewalTime(t *arcgisv1alpha1.ArcGISToken, issuedAt, expires time.Time) time.Time {
+//
+// A renewal is never earlier than half the lifetime after issue: a
+// renewBefore (or percentage) that does not leave that, typically one equal
+// to a service's cap on lifetimes, would otherwise re-issue the token moments
+// after issuing it, for ever. Such a value is set aside for the default, and
+// tooLong says so (the reconciler reports it with a RenewBeforeTooLong event).
+func Renewal(t *arcgisv1alpha1.ArcGISToken, issuedAt, expires time.Time) (at time.Time, tooLong bool) {
 	lifetime := expires.Sub(issuedAt)
 	if lifetime <= 0 {
-		return expires
+		return expires, false
 	}
+	half := lifetime / 2
 	before := lifetime / 3
+	rb, pct := t.Spec.RenewBefore, t.Spec.RenewBeforePercentage
+	specified := false
 	switch {
-	case t.Spec.RenewBefore != nil && t.Spec.RenewBefore.Duration > 0 && t.Spec.RenewBefore.Duration < lifetime:
-		before = t.Spec.RenewBefore.Duration
-	case t.Spec.RenewBeforePercentage != nil && *t.Spec.RenewBeforePercentage > 0 && *t.Spec.RenewBeforePercentage < 100:
+	case rb != nil && rb.Duration > 0 && rb.Duration <= half:
+		before = rb.Duration
+	case pct != nil && *pct > 0 && *pct <= 50:
 		// In floating point: lifetime × percentage overflows int64 for
 		// lifetimes of a few years.
-		before = time.Duration(float64(lifetime) * float64(*t.Spec.RenewBeforePercentage) / 100)
+		before = time.Duration(float64(lifetime) * float64(*pct) / 100)
+	default:
+		specified = (rb != nil && rb.Duration > 0) || (pct != nil && *pct > 0)
 	}
 	window := JitterWindow(lifetime)
 	// Keep at least half of the time before renewal: jitter must never make a
 	// fresh token due at once.
-	if half := (lifetime - before) / 2; window > half {
-		window = half
+	if h := (lifetime - before) / 2; window > h {
+		window = h
 	}
 	jitter := time.Duration(fraction(string(t.UID), "renew") * float64(window))
-	return expires.Add(-before - jitter)
+	at = expires.Add(-before - jitter)
+	if floor := issuedAt.Add(half); at.Before(floor) {
+		at = floor
+	}
+	return at, specified
 }
+
+// MinIssueInterval is the shortest time between two tokens issued for one
+// ArcGISToken, whatever asks for them (edits, renew requests, revocations):
+// no input can make the operator log in more often than this.
+const MinIssueInterval = time.Minute
 
 // JitterWindow is the width of the window renewals are spread over for a
 // token of the given lifetime.
@@ -200,79 +233,20 @@ func JitterWindow(lifetime time.Duration) time.Duration {
 // spec.validationInterval is not set.
 const DefaultValidationInterval = 10 * time.Minute
 
-// NextValidation is when the stored token is next checked against the
-// service; ok is false when checks are off.
-//
-// Tokens bound to an IP address (client IP) are never checked: the check comes
-// from the operator's own address, which the service would refuse with a 498
-// that says nothing about the token.
-func NextValidation(t *arcgisv1alpha1.ArcGISToken, s Stored) (at time.Time, ok bool) {
-	if t.Spec.Client == arcgisv1alpha1.ClientBindingIP && t.Spec.Type != arcgisv1alpha1.ServiceTypeOAuth {
-		return time.Time{}, false
-	}
-	interval := DefaultValidationInterval
-	if t.Spec.ValidationInterval != nil {
-		interval = t.Spec.ValidationInterval.Duration
-	}
-	if interval <= 0 {
-		return time.Time{}, false
-	}
-	last := s.IssuedAt
-	if v := t.Status.LastValidatedAt; v != nil && v.Time.After(last) {
-		last = v.Time
-	}
-	return last.Add(interval), true
-}
-
-// Failure classes, each with its own backoff.
-const (
-	// transientBase..transientCap: network errors, timeouts, 5xx, HTML, and
-	// answers without a token. They go away by themselves.
-	transientBase = 5 * time.Second
-	transientCap  = 5 * time.Minute
-	// credentialBase..credentialCap: invalid credentials and lock-outs. The
-	// account guard spaces logins across every object sharing the account; this
-	// keeps one object from retrying early after a restart.
-	credentialBase = 5 * time.Minute
-	credentialCap  = time.Hour
-	// lockoutBase: ArcGIS locks accounts for 15 minutes.
-	lockoutBase = 15 * time.Minute
-	// permanentBase..permanentCap: failures that need a change by a person
-	// (permissions, a refused request, a 498 on a federated exchange).
-	permanentBase = time.Minute
-	permanentCap  = 30 * time.Minute
-)
-
 // Backoff is how long to wait after the attempts-th consecutive failure with
-// the given condition reason. Transient failures back off exponentially from
-// 5 s to 5 min with up to 20% deterministic jitter (so does a Secret
-// conflict); credential failures from
-// 5 min to 1 h (15 min for a lock-out); others from 1 min to 30 min.
+// the given condition reason: the reason's base × 2^(attempts−1), at most its
+// cap, as internal/reasons tables them, plus up to 20% of deterministic
+// jitter per object. A reason without a backoff of its own (not a failure,
+// or unknown) backs off like an unknown failure.
 func Backoff(attempts int32, reason string, uid string) time.Duration {
 	if attempts < 1 {
 		return 0
 	}
-	var base, limit time.Duration
-	switch reason {
-	case arcgisv1alpha1.ReasonServiceUnavailable, arcgisv1alpha1.ReasonInvalidResponse,
-		// A conflicting Secret is not watched (the operator caches only its
-		// own), so its removal is noticed by retrying; a retry costs one read.
-		arcgisv1alpha1.ReasonSecretConflict:
-		base, limit = transientBase, transientCap
-	case arcgisv1alpha1.ReasonAccountLocked:
-		base, limit = lockoutBase, credentialCap
-	case arcgisv1alpha1.ReasonInvalidCredentials:
-		base, limit = credentialBase, credentialCap
-	default:
-		base, limit = permanentBase, permanentCap
+	info := reasons.Lookup(reason)
+	if info.BackoffBase <= 0 {
+		info = reasons.Lookup("")
 	}
-	d := base
-	for i := int32(1); i < attempts && d < limit; i++ {
-		d *= 2
-	}
-	if d > limit {
-		d = limit
-	}
+	d := info.Backoff(attempts)
 	jitter := time.Duration(fraction(uid, fmt.Sprint("backoff", attempts)) * 0.2 * float64(d))
 	return d + jitter
 }
@@ -287,11 +261,6 @@ func RetryAt(t *arcgisv1alpha1.ArcGISToken, inputs string) (at time.Time, ok boo
 		return time.Time{}, false
 	}
 	return st.LastFailureTime.Add(Backoff(st.FailedAttempts, st.LastFailureReason, string(t.UID))), true
-}
-
-// Transient says whether a failure reason is expected to go away by itself.
-func Transient(reason string) bool {
-	return reason == arcgisv1alpha1.ReasonServiceUnavailable || reason == arcgisv1alpha1.ReasonInvalidResponse
 }
 
 // fraction maps (key, salt) to a deterministic number in [0, 1).

@@ -571,32 +571,34 @@ func TestRenewalTime(t *testing.T) {
 		spec     func(*arcgisv1alpha1.ArcGISToken)
 		// The renewal time is expires − wantBefore − jitter, jitter in [0, wantWindow).
 		wantBefore, wantWindow time.Duration
+		// tooLong: the spec's value was set aside for the default.
+		tooLong bool
 	}{
-		"default: a third of 1h":        {lifetime: time.Hour, wantBefore: 20 * time.Minute, wantWindow: 3 * time.Minute},
-		"default: a third of 2h":        {lifetime: 2 * time.Hour, wantBefore: 40 * time.Minute, wantWindow: 6 * time.Minute},
-		"default: a third of 14 days":   {lifetime: 14 * day, wantBefore: 14 * day / 3, wantWindow: policies.MaxJitter},
-		"default: a third of 90s":       {lifetime: 90 * time.Second, wantBefore: 30 * time.Second, wantWindow: 4500 * time.Millisecond},
-		"renewBefore 15m of 1h":         {lifetime: time.Hour, spec: renewBefore(15 * time.Minute), wantBefore: 15 * time.Minute, wantWindow: 3 * time.Minute},
-		"renewBefore 1h of 1d":          {lifetime: day, spec: renewBefore(time.Hour), wantBefore: time.Hour, wantWindow: policies.MaxJitter},
-		"renewBefore just under 1h":     {lifetime: time.Hour, spec: renewBefore(59 * time.Minute), wantBefore: 59 * time.Minute, wantWindow: 30 * time.Second},
-		"renewBefore = lifetime: third": {lifetime: time.Hour, spec: renewBefore(time.Hour), wantBefore: 20 * time.Minute, wantWindow: 3 * time.Minute},
-		"renewBefore > lifetime: third": {lifetime: time.Hour, spec: renewBefore(2 * time.Hour), wantBefore: 20 * time.Minute, wantWindow: 3 * time.Minute},
-		"renewBefore 0: third":          {lifetime: time.Hour, spec: renewBefore(0), wantBefore: 20 * time.Minute, wantWindow: 3 * time.Minute},
-		"renewBefore negative: third":   {lifetime: time.Hour, spec: renewBefore(-time.Minute), wantBefore: 20 * time.Minute, wantWindow: 3 * time.Minute},
-		"1 percent of 100m":             {lifetime: 100 * time.Minute, spec: percent(1), wantBefore: time.Minute, wantWindow: 5 * time.Minute},
-		"50 percent of 1h":              {lifetime: time.Hour, spec: percent(50), wantBefore: 30 * time.Minute, wantWindow: 3 * time.Minute},
-		// 99%: a minute before renewal, half of it bounds the jitter.
-		"99 percent of 100m": {lifetime: 100 * time.Minute, spec: percent(99), wantBefore: 99 * time.Minute, wantWindow: 30 * time.Second},
-		"99 percent of 14 days": {
-			lifetime: 14 * day, spec: percent(99), wantBefore: 14 * day * 99 / 100, wantWindow: policies.MaxJitter,
-		},
-		"0 percent: third":   {lifetime: time.Hour, spec: percent(0), wantBefore: 20 * time.Minute, wantWindow: 3 * time.Minute},
-		"100 percent: third": {lifetime: time.Hour, spec: percent(100), wantBefore: 20 * time.Minute, wantWindow: 3 * time.Minute},
+		"default: a third of 1h":            {lifetime: time.Hour, wantBefore: 20 * time.Minute, wantWindow: 3 * time.Minute},
+		"default: a third of 2h":            {lifetime: 2 * time.Hour, wantBefore: 40 * time.Minute, wantWindow: 6 * time.Minute},
+		"default: a third of 14 days":       {lifetime: 14 * day, wantBefore: 14 * day / 3, wantWindow: policies.MaxJitter},
+		"default: a third of 90s":           {lifetime: 90 * time.Second, wantBefore: 30 * time.Second, wantWindow: 4500 * time.Millisecond},
+		"renewBefore 15m of 1h":             {lifetime: time.Hour, spec: renewBefore(15 * time.Minute), wantBefore: 15 * time.Minute, wantWindow: 3 * time.Minute},
+		"renewBefore 1h of 1d":              {lifetime: day, spec: renewBefore(time.Hour), wantBefore: time.Hour, wantWindow: policies.MaxJitter},
+		"renewBefore just under 1h: third":  {lifetime: time.Hour, spec: renewBefore(59 * time.Minute), wantBefore: 20 * time.Minute, wantWindow: 3 * time.Minute, tooLong: true},
+		"renewBefore half of 1h":            {lifetime: time.Hour, spec: renewBefore(30 * time.Minute), wantBefore: 30 * time.Minute, wantWindow: time.Nanosecond},
+		"renewBefore just over half: third": {lifetime: time.Hour, spec: renewBefore(30*time.Minute + time.Second), wantBefore: 20 * time.Minute, wantWindow: 3 * time.Minute, tooLong: true},
+		"renewBefore = lifetime: third":     {lifetime: time.Hour, spec: renewBefore(time.Hour), wantBefore: 20 * time.Minute, wantWindow: 3 * time.Minute, tooLong: true},
+		"renewBefore > lifetime: third":     {lifetime: time.Hour, spec: renewBefore(2 * time.Hour), wantBefore: 20 * time.Minute, wantWindow: 3 * time.Minute, tooLong: true},
+		"renewBefore 0: third":              {lifetime: time.Hour, spec: renewBefore(0), wantBefore: 20 * time.Minute, wantWindow: 3 * time.Minute},
+		"renewBefore negative: third":       {lifetime: time.Hour, spec: renewBefore(-time.Minute), wantBefore: 20 * time.Minute, wantWindow: 3 * time.Minute},
+		"1 percent of 100m":                 {lifetime: 100 * time.Minute, spec: percent(1), wantBefore: time.Minute, wantWindow: 5 * time.Minute},
+		"50 percent of 1h":                  {lifetime: time.Hour, spec: percent(50), wantBefore: 30 * time.Minute, wantWindow: time.Nanosecond},
+		"40 percent of 1h":                  {lifetime: time.Hour, spec: percent(40), wantBefore: 24 * time.Minute, wantWindow: 3 * time.Minute},
+		"51 percent: third":                 {lifetime: time.Hour, spec: percent(51), wantBefore: 20 * time.Minute, wantWindow: 3 * time.Minute, tooLong: true},
+		"99 percent of 100m: third":         {lifetime: 100 * time.Minute, spec: percent(99), wantBefore: 100 * time.Minute / 3, wantWindow: 5 * time.Minute, tooLong: true},
+		"0 percent: third":                  {lifetime: time.Hour, spec: percent(0), wantBefore: 20 * time.Minute, wantWindow: 3 * time.Minute},
+		"100 percent: third":                {lifetime: time.Hour, spec: percent(100), wantBefore: 20 * time.Minute, wantWindow: 3 * time.Minute, tooLong: true},
 		"renewBefore wins over percentage": {
 			lifetime: time.Hour, spec: both(10*time.Minute, 50), wantBefore: 10 * time.Minute, wantWindow: 3 * time.Minute,
 		},
 		"renewBefore too long, percentage used": {
-			lifetime: time.Hour, spec: both(3*time.Hour, 50), wantBefore: 30 * time.Minute, wantWindow: 3 * time.Minute,
+			lifetime: time.Hour, spec: both(3*time.Hour, 50), wantBefore: 30 * time.Minute, wantWindow: time.Nanosecond,
 		},
 	}
 	all := uids(200)
@@ -610,7 +612,10 @@ func TestRenewalTime(t *testing.T) {
 				if tc.spec != nil {
 					tc.spec(tok)
 				}
-				got := policies.RenewalTime(tok, issued, expires)
+				got, tooLong := policies.Renewal(tok, issued, expires)
+				if tooLong != tc.tooLong {
+					t.Fatalf("tooLong = %v, want %v", tooLong, tc.tooLong)
+				}
 				jitter := expires.Sub(got) - tc.wantBefore
 				if jitter < 0 || jitter >= tc.wantWindow {
 					t.Fatalf("uid %s: RenewalTime = issued+%s, want expires-%s minus a jitter in [0, %s), jitter %s",
@@ -619,7 +624,7 @@ func TestRenewalTime(t *testing.T) {
 				maxJitter = max(maxJitter, jitter)
 			}
 			// The window is as wide as claimed: 200 objects reach its upper half.
-			if maxJitter < tc.wantWindow/2 {
+			if tc.wantWindow > time.Nanosecond && maxJitter < tc.wantWindow/2 {
 				t.Errorf("largest jitter over %d UIDs is %s, want at least half of %s", len(all), maxJitter, tc.wantWindow)
 			}
 		})
@@ -745,11 +750,13 @@ func TestRenewalTimeNeverBeforeIssue(t *testing.T) {
 		case 1:
 			p := int32(1 + r.IntN(99))
 			tok.Spec.RenewBeforePercentage = int32p(p)
-			before = lifetime * time.Duration(p) / 100
+			if p <= 50 {
+				before = lifetime * time.Duration(p) / 100
+			}
 		case 2:
 			d := time.Duration(1 + r.Int64N(int64(lifetime)))
 			tok.Spec.RenewBefore = dur(d)
-			if d < lifetime {
+			if d <= lifetime/2 {
 				before = d
 			}
 		}
@@ -792,38 +799,49 @@ func TestRenewalTimeLongLifetime(t *testing.T) {
 	}
 }
 
-func TestNextValidation(t *testing.T) {
+func TestNextProbe(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct {
-		interval      *metav1.Duration
-		lastValidated *time.Time
-		wantAt        time.Time
-		wantOK        bool
+		interval  *metav1.Duration
+		ip        bool
+		lastProbe time.Time
+		failures  int32
+		wantAt    time.Time
+		wantOK    bool
 	}{
-		"default 10m after issue":    {wantAt: issued.Add(10 * time.Minute), wantOK: true},
-		"explicit 30m":               {interval: dur(30 * time.Minute), wantAt: issued.Add(30 * time.Minute), wantOK: true},
-		"explicit 1m":                {interval: dur(time.Minute), wantAt: issued.Add(time.Minute), wantOK: true},
-		"0s turns checks off":        {interval: dur(0)},
-		"negative turns checks off":  {interval: dur(-time.Minute)},
-		"off even when validated":    {interval: dur(0), lastValidated: ptr(issued.Add(time.Hour))},
-		"last validated after issue": {lastValidated: ptr(issued.Add(25 * time.Minute)), wantAt: issued.Add(35 * time.Minute), wantOK: true},
-		"explicit, validated after issue": {
-			interval: dur(time.Hour), lastValidated: ptr(issued.Add(7 * time.Minute)), wantAt: issued.Add(67 * time.Minute), wantOK: true,
+		"default 10m after issue":          {wantAt: issued.Add(10 * time.Minute), wantOK: true},
+		"explicit 30m":                     {interval: dur(30 * time.Minute), wantAt: issued.Add(30 * time.Minute), wantOK: true},
+		"0s turns checks off":              {interval: dur(0)},
+		"negative turns checks off":        {interval: dur(-time.Minute)},
+		"IP-bound tokens are never probed": {ip: true},
+		"checked after issue":              {lastProbe: issued.Add(25 * time.Minute), wantAt: issued.Add(35 * time.Minute), wantOK: true},
+		"checked before issue: the previous token": {
+			lastProbe: issued.Add(-5 * time.Minute), wantAt: issued.Add(10 * time.Minute), wantOK: true,
 		},
-		"validated before issue: the previous token": {lastValidated: ptr(issued.Add(-5 * time.Minute)), wantAt: issued.Add(10 * time.Minute), wantOK: true},
-		"validated at issue":                         {lastValidated: ptr(issued), wantAt: issued.Add(10 * time.Minute), wantOK: true},
+		// Issue 10, defect 5: a check failing with 401, 403 or 5xx backs off
+		// from a minute up to the interval, not every minute for ever.
+		"1 failure: a minute":   {lastProbe: issued.Add(12 * time.Minute), failures: 1, wantAt: issued.Add(13 * time.Minute), wantOK: true},
+		"2 failures: 2 minutes": {lastProbe: issued.Add(12 * time.Minute), failures: 2, wantAt: issued.Add(14 * time.Minute), wantOK: true},
+		"4 failures: 8 minutes": {lastProbe: issued.Add(12 * time.Minute), failures: 4, wantAt: issued.Add(20 * time.Minute), wantOK: true},
+		"5 failures: the interval, not 16 minutes": {
+			lastProbe: issued.Add(12 * time.Minute), failures: 5, wantAt: issued.Add(22 * time.Minute), wantOK: true,
+		},
+		"many failures, 1h interval: capped at it": {
+			interval: dur(time.Hour), lastProbe: issued.Add(12 * time.Minute), failures: 40, wantAt: issued.Add(72 * time.Minute), wantOK: true,
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			tok := newToken("u")
 			tok.Spec.ValidationInterval = tc.interval
-			if tc.lastValidated != nil {
-				tok.Status.LastValidatedAt = &metav1.Time{Time: *tc.lastValidated}
+			if tc.ip {
+				tok.Spec.Client = arcgisv1alpha1.ClientBindingIP
 			}
-			at, ok := policies.NextValidation(tok, policies.Stored{Exists: true, HasToken: true, IssuedAt: issued, Expires: issued.Add(time.Hour)})
+			at, ok := policies.NextProbe(tok, policies.Stored{Exists: true, HasToken: true, IssuedAt: issued, Expires: issued.Add(time.Hour)},
+				tc.lastProbe, tc.failures)
 			if ok != tc.wantOK || !at.Equal(tc.wantAt) {
-				t.Errorf("NextValidation = (%s, %v), want (%s, %v)", at, ok, tc.wantAt, tc.wantOK)
+				t.Errorf("NextProbe = (%s, %v), want (%s, %v)", at, ok, tc.wantAt, tc.wantOK)
 			}
 		})
 	}
@@ -842,6 +860,9 @@ var (
 	credentials = backoffClass{5 * time.Minute, time.Hour}
 	lockout     = backoffClass{15 * time.Minute, time.Hour}
 	permanent   = backoffClass{time.Minute, 30 * time.Minute}
+	// A Secret the operator may not write is retried every so often: its
+	// cause is not watched.
+	secretClass = backoffClass{30 * time.Second, 10 * time.Minute}
 )
 
 // unjittered is base × 2^(attempts−1), capped.
@@ -865,7 +886,10 @@ func (c backoffClass) capAttempt() int32 {
 var backoffReasons = map[string]backoffClass{
 	arcgisv1alpha1.ReasonServiceUnavailable:  transient,
 	arcgisv1alpha1.ReasonInvalidResponse:     transient,
-	arcgisv1alpha1.ReasonSecretConflict:      transient,
+	arcgisv1alpha1.ReasonSecretConflict:      secretClass,
+	arcgisv1alpha1.ReasonSecretRejected:      secretClass,
+	arcgisv1alpha1.ReasonSecretWriteFailed:   transient,
+	arcgisv1alpha1.ReasonValidationFailed:    {time.Minute, 10 * time.Minute},
 	arcgisv1alpha1.ReasonInvalidCredentials:  credentials,
 	arcgisv1alpha1.ReasonAccountLocked:       lockout,
 	arcgisv1alpha1.ReasonPermissionDenied:    permanent,
@@ -894,7 +918,8 @@ func TestBackoff(t *testing.T) {
 		"transient 7 capped at 5m":          {reason: arcgisv1alpha1.ReasonServiceUnavailable, attempts: 7, want: 5 * time.Minute},
 		"transient 1000 capped":             {reason: arcgisv1alpha1.ReasonServiceUnavailable, attempts: 1000, want: 5 * time.Minute},
 		"invalid response is transient":     {reason: arcgisv1alpha1.ReasonInvalidResponse, attempts: 3, want: 20 * time.Second},
-		"Secret conflict retried like I/O":  {reason: arcgisv1alpha1.ReasonSecretConflict, attempts: 1, want: 5 * time.Second},
+		"Secret conflict":                   {reason: arcgisv1alpha1.ReasonSecretConflict, attempts: 1, want: 30 * time.Second},
+		"Secret write failed, transient":    {reason: arcgisv1alpha1.ReasonSecretWriteFailed, attempts: 2, want: 10 * time.Second},
 		"credentials 1":                     {reason: arcgisv1alpha1.ReasonInvalidCredentials, attempts: 1, want: 5 * time.Minute},
 		"credentials 2":                     {reason: arcgisv1alpha1.ReasonInvalidCredentials, attempts: 2, want: 10 * time.Minute},
 		"credentials 4":                     {reason: arcgisv1alpha1.ReasonInvalidCredentials, attempts: 4, want: 40 * time.Minute},
@@ -1058,32 +1083,6 @@ func TestRetryAt(t *testing.T) {
 			}
 			if want := failed.Add(policies.Backoff(tc.attempts, tc.reason, "uid-retry")); !at.Equal(want) {
 				t.Errorf("RetryAt = %s, want lastFailureTime + Backoff = %s (jitter by the object's UID)", at, want)
-			}
-		})
-	}
-}
-
-func TestTransient(t *testing.T) {
-	t.Parallel()
-	tests := map[string]struct {
-		reason string
-		want   bool
-	}{
-		"service unavailable": {arcgisv1alpha1.ReasonServiceUnavailable, true},
-		"invalid response":    {arcgisv1alpha1.ReasonInvalidResponse, true},
-		"invalid credentials": {arcgisv1alpha1.ReasonInvalidCredentials, false},
-		"account locked":      {arcgisv1alpha1.ReasonAccountLocked, false},
-		"permission denied":   {arcgisv1alpha1.ReasonPermissionDenied, false},
-		"invalid token":       {arcgisv1alpha1.ReasonInvalidToken, false},
-		"bad request":         {arcgisv1alpha1.ReasonBadRequest, false},
-		"invalid spec":        {arcgisv1alpha1.ReasonInvalidSpec, false},
-		"empty":               {"", false},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			if got := policies.Transient(tc.reason); got != tc.want {
-				t.Errorf("Transient(%q) = %v, want %v", tc.reason, got, tc.want)
 			}
 		})
 	}

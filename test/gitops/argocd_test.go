@@ -255,7 +255,6 @@ func withToken(tok *arcgisv1alpha1.ArcGISToken) *arcgisv1alpha1.ArcGISToken {
 		ExpiresAt:          ts(expiresAt),
 		RenewalTime:        ts(renewalAt),
 		GrantedMinutes:     120,
-		LastValidatedAt:    ts(issuedAt.Add(30 * time.Minute)),
 		Identity:           "gisuser",
 		Conditions: []metav1.Condition{
 			cond(arcgisv1alpha1.ConditionIssuing, metav1.ConditionFalse, arcgisv1alpha1.ReasonUpToDate, "The next renewal is at 2026-11-25T15:20:00Z"),
