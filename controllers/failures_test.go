@@ -184,7 +184,9 @@ func TestAPIWriteFailuresCostNoSecondCall(t *testing.T) {
 			h := newHarness(t)
 			h.writes.failNext(tc.kind, 2, tc.status)
 			h.create(h.token("flaky", arcgisv1alpha1.ServiceTypePortal))
-			h.waitReady("flaky")
+			// A failed write is retried after its backoff, on the
+			// reconciler's clock: move it on until the token is stored.
+			h.stepUntilReady("flaky")
 			h.quiesce()
 			if n := h.calls(arcgissim.EndpointPortalGenerateToken); n != 1 {
 				t.Errorf("generateToken calls = %d after %s failed twice, want 1", n, tc.kind)
@@ -203,7 +205,14 @@ func TestAPIWriteFailuresCostNoSecondCall(t *testing.T) {
 		old := string(h.secret("flaky").Data[arcgisv1alpha1.SecretKeyToken])
 		h.writes.failNext("PATCH secrets", 2, 500)
 		renew(h, "flaky", "now")
-		h.waitToken("flaky", old)
+		h.eventually("the renewed token stored", func() (bool, string) {
+			if string(h.secret("flaky").Data[arcgisv1alpha1.SecretKeyToken]) != old {
+				return true, ""
+			}
+			h.step(30*time.Second, "flaky")
+			time.Sleep(200 * time.Millisecond)
+			return false, "token unchanged"
+		})
 		h.quiesce()
 		if n := h.calls(arcgissim.EndpointPortalGenerateToken); n != 2 {
 			t.Errorf("generateToken calls = %d, want 2 (issue, one renewal)", n)

@@ -20,6 +20,7 @@ package controllers
 
 import (
 	"fmt"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"slices"
 	"strings"
 	"time"
@@ -52,19 +53,8 @@ var simInvariants = map[string]string{
 // others; SIMULATE_STRICT=1 (make simulate STRICT=1) fails on them too. The
 // lead empties this map as the core's rework lands.
 var failingToday = map[string]string{
-	// Defect 1: a refused Secret write returns an error before the status
-	// names it (Issuing=True/Renewing, no SecretRejected or
-	// SecretWriteFailed). Defect 5: a probe failing with 5xx, an HTML page
-	// or a dropped connection is only logged (no ValidationFailed).
-	"failure-visible": "issue 10 defects 1 and 5 (refused Secret writes and failed probes are invisible)",
-	// Defect 10: a refused Secret write returns RequeueAfter with the error.
-	"result-or-error": "issue 10 defect 10 (RequeueAfter returned with an error)",
-	// Defect 2: renewBefore at the granted lifetime (under a service clock
-	// ahead of ours) renews every few seconds: no floor between issues.
-	"issue-spacing": "issue 10 defect 2 (renewal cliff: renewBefore at the lifetime renews every few seconds)",
-	// Defect 2 again, when renewBefore is just under the lifetime: a
-	// reconcile every second.
-	"reconcile-loop": "issue 10 defect 2 (renewal cliff)",
+	// Empty since the core's rework (issue 10): every invariant is enforced
+	// by make test. Add an entry only with the issue that will fix it.
 }
 
 // violate records a broken invariant. The first one that counts ends the
@@ -140,16 +130,47 @@ func (w *simWorld) checkReconcile(o *simObject, tok *arcgisv1alpha1.ArcGISToken,
 		o.pendingOK = 0
 	}
 
-	// failure-visible
-	failed := append([]string(nil), calls.failures...)
+	// failure-visible. A failed look-up of the service's info (rest/info:
+	// which account a login counts against, where a server sends its
+	// logins) that the client answered from its last good answer, in a
+	// reconcile that did what it set out to do, is not a failure of the
+	// object.
+	var failed []string
+	for _, f := range calls.failures {
+		if (strings.HasPrefix(f, "portal/info=") || strings.HasPrefix(f, "server/rest/info=")) && len(calls.failures) == infoFailures(calls.failures) && readyTrue(tok) {
+			continue
+		}
+		failed = append(failed, f)
+	}
 	if w.cur.refusedSecret > 0 {
 		failed = append(failed, fmt.Sprintf("%d refused Secret writes", w.cur.refusedSecret))
+	}
+	if rotated && calls.okIssues == 0 && len(failed) == len(calls.failures) && w.cur.refusedSecret == 0 && readyTrue(tok) {
+		// A check of the old token failed, then the pending new token was
+		// stored: the conditions are about the new token, and the failed
+		// check was told by an event.
+		failed = nil
 	}
 	if len(failed) > 0 && !w.cur.refusedStatus {
 		if !showsFailure(tok) {
 			w.violate("failure-visible", "%s: %s, yet its conditions say %s", o.name, strings.Join(failed, ", "), conditionSummary(tok))
 		}
 	}
+}
+
+// infoFailures counts the failed rest/info look-ups among failures.
+func infoFailures(failures []string) int {
+	n := 0
+	for _, f := range failures {
+		if strings.HasPrefix(f, "portal/info=") || strings.HasPrefix(f, "server/rest/info=") {
+			n++
+		}
+	}
+	return n
+}
+
+func readyTrue(tok *arcgisv1alpha1.ArcGISToken) bool {
+	return meta.IsStatusConditionTrue(tok.Status.Conditions, arcgisv1alpha1.ConditionReady)
 }
 
 // showsFailure says whether a condition of the object names a failure.
@@ -226,8 +247,14 @@ func (w *simWorld) checkFresh(o *simObject) {
 		w.violate("secret-fresh", "%s's Secret has unreadable expiry or issue annotations", o.name)
 		return
 	}
+	// The operator writes the expiry on its own clock: the earlier of the
+	// service's expiry and the lifetime the service granted (on the service's
+	// clock) counted from the issue on ours. The service clock moving ahead
+	// since the issue (beyond the skew the operator measured then) brings the
+	// service's end of the token forward by as much.
+	skewAtIssue, _ := time.ParseDuration(s.Annotations[arcgisv1alpha1.ClockSkewAnnotation])
 	offset := w.sim.ClockOffset()
-	deadline := expires.Add(-max(offset, 0))
+	deadline := expires.Add(-max(offset-skewAtIssue, 0))
 	if now.Before(deadline) || o.expiredToken == o.token {
 		return
 	}

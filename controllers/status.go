@@ -240,7 +240,13 @@ func validatedCondition(tok *arcgisv1alpha1.ArcGISToken, in *inputs, done *repor
 		return nil // nothing new: keep what it says
 	}
 	setCondition(tok, c, now)
-	if done.probeFailure != nil && (prev == nil || prev.Status != metav1.ConditionFalse || prev.Reason != c.Reason) {
+	switch {
+	case done.probeFailure == nil:
+	case done.stored != nil:
+		// The check failed, then a new token was stored: the condition is
+		// about the new one, the event tells of the check.
+		return []note{{corev1.EventTypeWarning, done.probeFailure.Reason, "Validate", done.probeFailure.Message}}
+	case prev == nil || prev.Status != metav1.ConditionFalse || prev.Reason != c.Reason:
 		return []note{{corev1.EventTypeWarning, c.Reason, "Validate", c.Message}}
 	}
 	return nil

@@ -86,8 +86,12 @@ credentialsRef: {name: creds}`, want: "referer is required when client is Refere
 			want: "are set by the operator"},
 		"template annotation of the operator's domain": {patch: "secretTemplate: {annotations: {arcgis.tokenoperator.dev/expires: x}}",
 			want: "annotations of the arcgis.tokenoperator.dev/ domain are set by the operator"},
-		"unknown rollout restart kind": {patch: "rolloutRestartTargets: [{kind: Job, name: x}]", want: `supported values: "Deployment", "StatefulSet", "DaemonSet"`},
-		"no credentials":               {spec: "type: Portal\nurl: https://gis.example.com/portal\nreferer: x", want: "spec.credentialsRef: Required value"},
+		"credentials name with a slash": {patch: "credentialsRef: {name: a/b}", want: "credentialsRef.name must be a valid object name"},
+		"credentials name with percent": {patch: "credentialsRef: {name: \"a%2Fb\"}", want: "credentialsRef.name must be a valid object name"},
+		"credentials name of dots":      {patch: "credentialsRef: {name: \"..\"}", want: "credentialsRef.name must be a valid object name"},
+		"CA bundle name with a slash":   {patch: "caBundleRef: {name: x/y}", want: "caBundleRef.name must be a valid object name"},
+		"unknown rollout restart kind":  {patch: "rolloutRestartTargets: [{kind: Job, name: x}]", want: `supported values: "Deployment", "StatefulSet", "DaemonSet"`},
+		"no credentials":                {spec: "type: Portal\nurl: https://gis.example.com/portal\nreferer: x", want: "spec.credentialsRef: Required value"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

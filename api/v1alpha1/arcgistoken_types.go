@@ -68,6 +68,7 @@ type CredentialsReference struct {
 	// name of the Secret, in the same namespace as the ArcGISToken.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="credentialsRef.name must be a valid object name (lower case letters, digits, '-' and '.')"
 	// +required
 	Name string `json:"name"`
 
@@ -118,6 +119,7 @@ type CABundleReference struct {
 	// name of the ConfigMap or Secret, in the same namespace as the ArcGISToken.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="caBundleRef.name must be a valid object name (lower case letters, digits, '-' and '.')"
 	// +required
 	Name string `json:"name"`
 

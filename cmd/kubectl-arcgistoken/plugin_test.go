@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -560,7 +561,7 @@ func TestWithoutSecretAccess(t *testing.T) {
 	}
 
 	r := run(t, cfg, "status", "portal-token", "-n", ns)
-	if r.err != nil || !strings.Contains(r.out, "Secret:        portal-token (you may not read it (forbidden))") || !strings.Contains(r.out, "Ready    True") {
+	if r.err != nil || !strings.Contains(r.out, "Secret:        portal-token (you may not read it (forbidden))") || !regexp.MustCompile(`(?m)^\s+Ready\s+True\s`).MatchString(r.out) {
 		t.Errorf("status without Secret access: %v\n%s%s", r.err, r.out, r.errOut)
 	}
 	i := run(t, cfg, "inspect", "portal-token", "-n", ns)

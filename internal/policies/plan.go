@@ -161,7 +161,7 @@ func Plan(f Facts) Decision {
 		d.Action, d.Block, d.Next = Wait, block, retryAt
 	case f.Pending:
 		d.Action, d.UsePending = Issue, true
-	case f.issueFloor().After(f.Now):
+	case !askedFor(reason) && f.issueFloor().After(f.Now):
 		at := f.issueFloor()
 		d.Action, d.Next = Wait, at
 		d.Block = Cause{reason, fmt.Sprintf("%s; the next token is issued at %s (at most one new token a minute)",
@@ -190,8 +190,23 @@ func (f Facts) upToDate() Decision {
 	return Decision{Action: Nothing, Next: next}
 }
 
+// askedFor says a new token is due because a person asked for it: the spec
+// or the credentials changed, or the renew annotation was set. Those are
+// issued at once; every other reason (a schedule, a missing Secret, a
+// revoked token) waits for the floor between two issues, so that no
+// schedule, no tool fighting over the Secret and no service revoking every
+// token it issues can make the operator log in more than once a minute.
+func askedFor(reason string) bool {
+	switch reason {
+	case arcgisv1alpha1.ReasonSpecChanged, arcgisv1alpha1.ReasonCredentialsChanged, arcgisv1alpha1.ReasonManualRenew:
+		return true
+	}
+	return false
+}
+
 // issueFloor is the earliest time a new token may be issued: a minute after
-// the last one.
+// the last one, or half the last token's lifetime when that is shorter (a
+// one-minute token is renewed before it expires).
 func (f Facts) issueFloor() time.Time {
 	last := f.Stored.IssuedAt
 	if !f.Stored.Exists || !f.Stored.HasToken {
@@ -203,7 +218,15 @@ func (f Facts) issueFloor() time.Time {
 	if last.IsZero() {
 		return time.Time{}
 	}
-	return last.Add(MinIssueInterval)
+	floor := MinIssueInterval
+	l := f.Stored.Lifetime
+	if l <= 0 {
+		l = f.Stored.Expires.Sub(f.Stored.IssuedAt)
+	}
+	if l > 0 && l/2 < floor {
+		floor = l / 2
+	}
+	return last.Add(floor)
 }
 
 func (f Facts) issuedFor() string { return f.SpecFingerprint + "/" + f.InputsFingerprint }
