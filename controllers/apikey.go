@@ -243,7 +243,7 @@ func (k *apiKeyRun) readApp(ctx context.Context) (bool, error) {
 	if k.app != nil {
 		return true, nil
 	}
-	if at, ok := k.r.retryAt(k.tok, k.in.issuedFor()); ok && k.now.Before(at) {
+	if at, ok := k.r.retryAt(k.tok, k.in.failedFor()); ok && k.now.Before(at) {
 		k.failed, k.waited, k.retryAt = true, true, at
 		k.failReason, k.failMessage = k.tok.Status.LastFailureReason, fmt.Sprintf("Retrying at %s after %d failed attempts", formatTime(at), k.tok.Status.FailedAttempts)
 		if c := meta.FindStatusCondition(k.tok.Status.Conditions, arcgisv1alpha1.ConditionIssuing); c != nil && c.Reason == k.failReason {
@@ -338,8 +338,8 @@ func (k *apiKeyRun) serviceFailure(ctx context.Context, err error, what string) 
 				cause: fmt.Sprintf("The service asked to wait until %s", formatTime(k.now.Add(d)))})
 		}
 	}
-	k.r.recordFailure(k.tok, reason, k.in.issuedFor(), k.now)
-	at, _ := k.r.retryAt(k.tok, k.in.issuedFor())
+	k.r.recordFailure(k.tok, reason, k.in.failedFor(), k.now)
+	at, _ := k.r.retryAt(k.tok, k.in.failedFor())
 	msg := fmt.Sprintf("Failed to %s: %s; next attempt at %s", what, strings.TrimSuffix(err.Error(), "."), formatTime(at))
 	if reason == arcgisv1alpha1.ReasonItemNotFound {
 		msg = fmt.Sprintf("The portal does not know item %s, or it is not %s's: %s; next attempt at %s",
@@ -356,12 +356,12 @@ func (k *apiKeyRun) fail(reason, message string, backoff bool) {
 	if !backoff {
 		return
 	}
-	if at, ok := k.r.retryAt(k.tok, k.in.issuedFor()); ok && k.now.Before(at) && k.tok.Status.LastFailureReason == reason {
+	if at, ok := k.r.retryAt(k.tok, k.in.failedFor()); ok && k.now.Before(at) && k.tok.Status.LastFailureReason == reason {
 		k.waited, k.retryAt = true, at
 		return
 	}
-	k.r.recordFailure(k.tok, reason, k.in.issuedFor(), k.now)
-	k.retryAt, _ = k.r.retryAt(k.tok, k.in.issuedFor())
+	k.r.recordFailure(k.tok, reason, k.in.failedFor(), k.now)
+	k.retryAt, _ = k.r.retryAt(k.tok, k.in.failedFor())
 	if st := k.status(); reason == arcgisv1alpha1.ReasonSlotsInUse &&
 		(st.Step == arcgisv1alpha1.APIKeyStepSetExpiration || st.Step == arcgisv1alpha1.APIKeyStepRegenerate) {
 		// The slot being issued was taken meanwhile: start over.
@@ -425,7 +425,7 @@ func (k *apiKeyRun) regenerate(ctx context.Context, p apikeys.Plan) (bool, error
 		key = got
 	}
 	if !key.Expires.After(k.now) {
-		k.r.recordFailure(k.tok, arcgisv1alpha1.ReasonInvalidResponse, k.in.issuedFor(), k.now)
+		k.r.recordFailure(k.tok, arcgisv1alpha1.ReasonInvalidResponse, k.in.failedFor(), k.now)
 		k.fail(arcgisv1alpha1.ReasonInvalidResponse, fmt.Sprintf("The key of slot %d expires in the past (%s)", p.Slot, formatTime(key.Expires)), false)
 		return true, nil
 	}
@@ -693,7 +693,7 @@ func (k *apiKeyRun) requeue() time.Duration {
 		}
 	}
 	if k.failed && !k.waited && k.retryAt.IsZero() && k.in != nil {
-		if at, ok := k.r.retryAt(k.tok, k.in.issuedFor()); ok {
+		if at, ok := k.r.retryAt(k.tok, k.in.failedFor()); ok {
 			consider(at)
 		}
 	}

@@ -66,6 +66,7 @@ type ArcGISTokenReconciler struct {
 
 	memory   *memory
 	refs     *refReader
+	watches  *referenceWatches
 	seedOnce sync.Once
 }
 
@@ -133,13 +134,13 @@ func (r *ArcGISTokenReconciler) load(ctx context.Context, key types.NamespacedNa
 	tok := &arcgisv1alpha1.ArcGISToken{}
 	if err := r.Get(ctx, key, tok); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.forget(key)
+			r.forget(ctx, key)
 			return nil, nil
 		}
 		return nil, err
 	}
 	if !tok.DeletionTimestamp.IsZero() {
-		r.forget(key)
+		r.forget(ctx, key)
 		return nil, nil
 	}
 	r.memory.track(key, tok.UID)
@@ -218,7 +219,7 @@ func (r *ArcGISTokenReconciler) act(ctx context.Context, tok *arcgisv1alpha1.Arc
 		r.syncSecretMetadata(ctx, tok, in, done)
 		return false, ctx.Err()
 	case policies.Conflict:
-		r.recordFailure(tok, arcgisv1alpha1.ReasonSecretConflict, in.issuedFor(), r.Clock.Now())
+		r.recordFailure(tok, arcgisv1alpha1.ReasonSecretConflict, in.failedFor(), r.Clock.Now())
 		done.fail(arcgisv1alpha1.ReasonSecretConflict, conflictMessage(tok))
 		return true, nil
 	case policies.Issue:
@@ -263,7 +264,22 @@ func (r *ArcGISTokenReconciler) writeStatus(ctx context.Context, orig, tok *arcg
 	return nil
 }
 
-// forget drops what the reconciler remembers about a deleted ArcGISToken.
-func (r *ArcGISTokenReconciler) forget(key types.NamespacedName) {
+// WatchedNamespaces lists the namespaces whose referenced Secrets and
+// ConfigMaps the reconciler watches: those that hold ArcGISTokens.
+func (r *ArcGISTokenReconciler) WatchedNamespaces() []string { return r.watches.Namespaces() }
+
+// forget drops what the reconciler remembers about a deleted ArcGISToken,
+// and the namespace's reference informers when no ArcGISToken is left there.
+func (r *ArcGISTokenReconciler) forget(ctx context.Context, key types.NamespacedName) {
 	r.memory.forget(key)
+	list := &arcgisv1alpha1.ArcGISTokenList{}
+	if err := r.List(ctx, list, client.InNamespace(key.Namespace)); err != nil {
+		return
+	}
+	for i := range list.Items {
+		if list.Items[i].Name != key.Name && list.Items[i].DeletionTimestamp.IsZero() {
+			return
+		}
+	}
+	r.watches.drop(key.Namespace)
 }

@@ -58,6 +58,8 @@ type inputs struct {
 	caBundle []byte
 	// specFP and inputsFP fingerprint what a token issued now is issued for.
 	specFP, inputsFP string
+	// generation is the spec's generation, for failedFor.
+	generation int64
 	// accountKey and credentialsFP identify the account and (in memory only)
 	// its credentials, for the account guard. accountKey is resolved (see
 	// arcgis.Client.Account) only when a login is about to be made.
@@ -67,11 +69,18 @@ type inputs struct {
 // issuedFor is the value of the Secret's issued-for annotation.
 func (in *inputs) issuedFor() string { return in.specFP + "/" + in.inputsFP }
 
+// failedFor is what a failure is recorded for: the inputs and the spec's
+// generation, so that any edit of the spec (a fixed secretTemplate too)
+// ends the backoff of the failures before it.
+func (in *inputs) failedFor() string {
+	return policies.FailedFor(in.specFP, in.inputsFP, in.generation)
+}
+
 // gather reads the output Secret, the credentials and the CA bundle. Problems
 // with the user's inputs land in in.inputErr; the error return is for API
 // failures, which the workqueue retries.
 func (r *ArcGISTokenReconciler) gather(ctx context.Context, tok *arcgisv1alpha1.ArcGISToken) (*inputs, error) {
-	in := &inputs{specFP: tokenspec.SpecFingerprint(&tok.Spec)}
+	in := &inputs{specFP: tokenspec.SpecFingerprint(&tok.Spec), generation: tok.Generation}
 	var err error
 	if in.secret, in.conflict, err = r.outputSecret(ctx, tok); err != nil {
 		return nil, err

@@ -80,8 +80,8 @@ func (r *ArcGISTokenReconciler) issue(ctx context.Context, tok *arcgisv1alpha1.A
 			return ctx.Err()
 		}
 		reason := conditionReason(arcgis.ReasonOf(err))
-		r.recordFailure(tok, reason, in.issuedFor(), r.Clock.Now())
-		at, _ := r.retryAt(tok, in.issuedFor())
+		r.recordFailure(tok, reason, in.failedFor(), r.Clock.Now())
+		at, _ := r.retryAt(tok, in.failedFor())
 		done.fail(reason, fmt.Sprintf("Failed to issue a token: %s; next attempt at %s", strings.TrimSuffix(err.Error(), "."), formatTime(at)))
 		return nil
 	}
@@ -110,19 +110,19 @@ func (r *ArcGISTokenReconciler) issue(ctx context.Context, tok *arcgisv1alpha1.A
 			return ctx.Err() // shutting down: not a failure of the service
 		}
 		reason := conditionReason(arcgis.ReasonOf(err))
-		r.recordFailure(tok, reason, in.issuedFor(), failedAt)
+		r.recordFailure(tok, reason, in.failedFor(), failedAt)
 		if wait := retryAfter(aerr); wait > 0 {
 			// The service said how long to wait (Retry-After, a lock-out).
 			r.memory.setHold(tok.UID, hold{until: failedAt.Add(wait), reason: reason,
 				cause: fmt.Sprintf("The service asked to wait until %s", formatTime(failedAt.Add(wait)))})
 		}
-		at, _ := r.retryAt(tok, in.issuedFor())
+		at, _ := r.retryAt(tok, in.failedFor())
 		done.fail(reason, fmt.Sprintf("Failed to issue a token: %s; next attempt at %s", strings.TrimSuffix(err.Error(), "."), formatTime(at)))
 		return nil
 	}
 	now := permit.Release(accountguard.Success, 0)
 	if err := checkGranted(token, now); err != nil {
-		r.recordFailure(tok, arcgisv1alpha1.ReasonInvalidResponse, in.issuedFor(), now)
+		r.recordFailure(tok, arcgisv1alpha1.ReasonInvalidResponse, in.failedFor(), now)
 		done.fail(arcgisv1alpha1.ReasonInvalidResponse, err.Error())
 		return nil
 	}
@@ -142,7 +142,7 @@ func (r *ArcGISTokenReconciler) store(ctx context.Context, tok *arcgisv1alpha1.A
 		// The operator does not watch Secrets it does not own: the conflict
 		// is looked at again after a backoff.
 		in.conflict = true
-		r.recordFailure(tok, arcgisv1alpha1.ReasonSecretConflict, in.issuedFor(), r.Clock.Now())
+		r.recordFailure(tok, arcgisv1alpha1.ReasonSecretConflict, in.failedFor(), r.Clock.Now())
 		done.fail(arcgisv1alpha1.ReasonSecretConflict, conflictMessage(tok))
 		return nil
 	case err != nil && apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
@@ -210,8 +210,8 @@ func (r *ArcGISTokenReconciler) secretWriteFailed(tok *arcgisv1alpha1.ArcGISToke
 		reason = arcgisv1alpha1.ReasonSecretRejected
 	}
 	now := r.Clock.Now()
-	r.recordFailure(tok, reason, in.issuedFor(), now)
-	at, _ := r.retryAt(tok, in.issuedFor())
+	r.recordFailure(tok, reason, in.failedFor(), now)
+	at, _ := r.retryAt(tok, in.failedFor())
 	done.fail(reason, fmt.Sprintf("Writing Secret %q failed: %s; the token is kept, and the write is tried again at %s",
 		tokenspec.SecretName(tok), apiMessage(err, secrets), formatTime(at)))
 }
@@ -312,7 +312,7 @@ func (r *ArcGISTokenReconciler) seedGuard(tok *arcgisv1alpha1.ArcGISToken, in *i
 	// the current credentials Secret version makes them look failed: after a
 	// change, the new credentials are tried at once.
 	credentials := in.credentialsFP
-	if st.LastFailureFingerprint != in.issuedFor() {
+	if st.LastFailureFingerprint != in.failedFor() {
 		credentials = supersededCredentials
 	}
 	r.Accounts.Seed(in.accountKey, credentials, string(tok.UID), st.LastFailureTime.Time, st.LastFailureReason, st.FailedAttempts)

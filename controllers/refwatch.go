@@ -18,6 +18,8 @@ package controllers
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -49,7 +51,13 @@ type referenceWatches struct {
 
 	mu     sync.Mutex
 	ctx    context.Context
-	caches map[string]cache.Cache
+	caches map[string]namespaceCache
+}
+
+// namespaceCache is the informer cache of one namespace, and how to stop it.
+type namespaceCache struct {
+	cache.Cache
+	stop context.CancelFunc
 }
 
 // Start keeps the context the namespace informers run with. The watches run
@@ -84,17 +92,44 @@ func (w *referenceWatches) reader(namespace string) client.Reader {
 	if err != nil {
 		return nil
 	}
-	go func() { _ = c.Start(w.ctx) }()
+	ctx, stop := context.WithCancel(w.ctx)
+	go func() { _ = c.Start(ctx) }()
 	for _, kind := range refKinds {
 		if err := w.watch(w.source(c, kind)); err != nil {
+			stop()
 			return nil
 		}
 	}
 	if w.caches == nil {
-		w.caches = map[string]cache.Cache{}
+		w.caches = map[string]namespaceCache{}
 	}
-	w.caches[namespace] = c
+	w.caches[namespace] = namespaceCache{Cache: c, stop: stop}
 	return c
+}
+
+// drop stops the informers of a namespace that holds no ArcGISToken any
+// more (the last one was deleted, or the namespace is going away): its
+// Secrets' metadata is no longer kept. A later ArcGISToken starts them again.
+func (w *referenceWatches) drop(namespace string) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if c, ok := w.caches[namespace]; ok {
+		c.stop()
+		delete(w.caches, namespace)
+	}
+}
+
+// Namespaces lists the namespaces whose informers run, sorted.
+func (w *referenceWatches) Namespaces() []string {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Sorted(maps.Keys(w.caches))
 }
 
 func (w *referenceWatches) source(c cache.Cache, kind string) source.TypedSource[reconcile.Request] {

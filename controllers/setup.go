@@ -124,6 +124,7 @@ func (r *ArcGISTokenReconciler) SetupWithManager(ctx context.Context, mgr ctrl.M
 		handler: r.referenceHandler,
 	}
 	r.refs = newRefReader(r.APIReader, refs.reader)
+	r.watches = refs
 
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &arcgisv1alpha1.ArcGISToken{}, refIndex, references); err != nil {
 		return err

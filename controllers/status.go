@@ -227,7 +227,11 @@ func validatedCondition(tok *arcgisv1alpha1.ArcGISToken, in *inputs, done *repor
 		meta.RemoveStatusCondition(&tok.Status.Conditions, arcgisv1alpha1.ConditionValidated)
 		return nil
 	}
-	prev := meta.FindStatusCondition(tok.Status.Conditions, arcgisv1alpha1.ConditionValidated)
+	// A copy: setCondition changes the condition in place.
+	var prev *metav1.Condition
+	if p := meta.FindStatusCondition(tok.Status.Conditions, arcgisv1alpha1.ConditionValidated); p != nil {
+		prev = p.DeepCopy()
+	}
 	c := metav1.Condition{Type: arcgisv1alpha1.ConditionValidated, Status: metav1.ConditionTrue, Reason: arcgisv1alpha1.ReasonValidated,
 		Message: "The service accepted the stored token when it was issued or last checked"}
 	switch {

@@ -119,7 +119,7 @@ func Plan(f Facts) Decision {
 
 	// The retry time of the failures recorded in status, or of the wait
 	// the service asked for, whichever is later.
-	retryAt, failing := RetryAt(t, f.issuedFor())
+	retryAt, failing := RetryAt(t, FailedFor(f.SpecFingerprint, f.InputsFingerprint, t.Generation))
 	block := Cause{t.Status.LastFailureReason, ""}
 	if f.NotBefore.After(retryAt) {
 		retryAt, failing, block = f.NotBefore, true, f.Hold
@@ -229,7 +229,14 @@ func (f Facts) issueFloor() time.Time {
 	return last.Add(floor)
 }
 
-func (f Facts) issuedFor() string { return f.SpecFingerprint + "/" + f.InputsFingerprint }
+// FailedFor is the key failures are recorded under (status
+// lastFailureFingerprint): the fingerprints of the spec and inputs a token
+// would be issued for, and the spec's generation. A failure recorded under
+// another key (a person changed the spec, the credentials or the CA bundle)
+// holds nothing back.
+func FailedFor(specFP, inputsFP string, generation int64) string {
+	return fmt.Sprintf("%s/%s/%d", specFP, inputsFP, generation)
+}
 
 // ProbeRetryBase is the wait after the first failed check of a stored token;
 // it doubles with each failure, up to the validation interval.

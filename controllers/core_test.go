@@ -1,0 +1,156 @@
+/*
+Copyright 2026 The arcgis-token-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+// The defects of issue 10, each as the test that failed before the core's
+// rework: a refused Secret nobody reported, a renewal cliff under clock
+// skew, probes that ignored validationInterval when they failed.
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
+	"github.com/tokenoperator/arcgis-token-operator/internal/arcgissim"
+)
+
+// Defect 1: the API server refuses the Secret (here an invalid label value
+// from secretTemplate; a quota, an admission webhook or a policy engine are
+// the same). The refusal is a condition and a Warning event with the API
+// server's message; once the template is fixed the token already issued is
+// stored, without a second login.
+func TestRefusedSecretIsReported(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	tok := h.token("refused", arcgisv1alpha1.ServiceTypePortal)
+	tok.Spec.SecretTemplate = &arcgisv1alpha1.SecretTemplate{Labels: map[string]string{"team": "gis apps!"}}
+	h.create(tok)
+
+	got := h.waitCondition("refused", arcgisv1alpha1.ConditionReady, metav1.ConditionFalse, arcgisv1alpha1.ReasonSecretRejected)
+	ready := findCondition(got, arcgisv1alpha1.ConditionReady)
+	if !strings.Contains(ready.Message, "gis apps!") || !strings.Contains(ready.Message, "the token is kept") {
+		t.Errorf("Ready message %q does not give the API server's reason and say the token is kept", ready.Message)
+	}
+	h.waitCondition("refused", arcgisv1alpha1.ConditionIssuing, metav1.ConditionTrue, arcgisv1alpha1.ReasonSecretRejected)
+	h.waitEvent("refused", arcgisv1alpha1.ReasonSecretRejected)
+	if got.Status.FailedAttempts < 1 {
+		t.Errorf("failedAttempts = %d, want the refused write counted", got.Status.FailedAttempts)
+	}
+
+	// Fixed by a person: the pending token is stored at once.
+	cur := h.get("refused")
+	patch := client.MergeFrom(cur.DeepCopy())
+	cur.Spec.SecretTemplate.Labels["team"] = "gis-apps"
+	if err := k8sClient.Patch(h.ctx, cur, patch); err != nil {
+		t.Fatal(err)
+	}
+	h.waitReady("refused")
+	if l := h.secret("refused").Labels["team"]; l != "gis-apps" {
+		t.Errorf("Secret label team = %q, want gis-apps", l)
+	}
+	h.quiesce()
+	if n := h.calls(arcgissim.EndpointPortalGenerateToken); n != 1 {
+		t.Errorf("generateToken calls = %d, want 1: the token refused with its Secret is stored when the Secret is fixed", n)
+	}
+}
+
+// Defect 2: renewBefore 1h, a service that caps tokens at 60 minutes and a
+// service clock 2 seconds ahead of ours. The lifetime read on our clock was
+// 1h0m2s, so renewBefore counted as shorter than the lifetime and renewal
+// fell due a second after each issue: 59 generateToken calls in a minute.
+// Now renewBefore is used only when at most half the lifetime, and the
+// renewal never comes before half the lifetime.
+func TestRenewalCliffUnderClockSkew(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, withSim(func(c *arcgissim.Config) {
+		c.PortalMaxMinutes = 60
+		c.PortalDefaultMinutes = 60
+		c.ClockOffset = 2 * time.Second
+	}))
+	tok := h.token("cliff", arcgisv1alpha1.ServiceTypePortal)
+	tok.Spec.RenewBefore = &metav1.Duration{Duration: time.Hour}
+	h.create(tok)
+	h.waitReady("cliff")
+	h.waitEvent("cliff", arcgisv1alpha1.EventRenewBeforeTooLong)
+
+	for range 60 {
+		h.step(time.Second, "cliff")
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.quiesce()
+	if n := h.calls(arcgissim.EndpointPortalGenerateToken); n != 1 {
+		t.Errorf("generateToken calls = %d in the first minute, want 1 (the renewal is due at half the lifetime at the earliest)", n)
+	}
+	got := h.get("cliff")
+	if got.Status.RenewalTime == nil || got.Status.IssuedAt == nil ||
+		got.Status.RenewalTime.Sub(got.Status.IssuedAt.Time) < 30*time.Minute {
+		t.Errorf("renewalTime %v for a token issued at %v: want at least half of its 60 minutes after", got.Status.RenewalTime, got.Status.IssuedAt)
+	}
+}
+
+// Defect 5: a probe failing with something other than 498 (a web tier's
+// 401/403, a 5xx) was retried every minute for ever. Now it is reported
+// (Validated=False with the reason, a Warning event), the token is kept, and
+// the checks back off from a minute up to validationInterval.
+func TestFailingProbesBackOff(t *testing.T) {
+	t.Parallel()
+	for name, status := range map[string]int{"403 from a web tier": 403, "503": 503} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.create(h.token("probed", arcgisv1alpha1.ServiceTypePortal))
+			h.waitReady("probed")
+			token := string(h.secret("probed").Data[arcgisv1alpha1.SecretKeyToken])
+			if err := h.sim.InjectFault(arcgissim.Fault{Endpoint: arcgissim.EndpointPortalSelf, Kind: arcgissim.FaultStatus, Status: status}); err != nil {
+				t.Fatal(err)
+			}
+
+			// The first check after the interval fails: reported, token kept.
+			h.step(10*time.Minute, "probed")
+			h.waitCondition("probed", arcgisv1alpha1.ConditionValidated, metav1.ConditionFalse, arcgisv1alpha1.ReasonValidationFailed)
+			h.waitEvent("probed", arcgisv1alpha1.ReasonValidationFailed)
+			h.quiesce()
+			if got := string(h.secret("probed").Data[arcgisv1alpha1.SecretKeyToken]); got != token {
+				t.Fatal("a failed check replaced the token")
+			}
+
+			// Then 10 more minutes, a minute at a time: the retries back off
+			// (1, 2, 4 minutes, then the 10-minute interval): 3 checks, not 10.
+			before := h.calls(arcgissim.EndpointPortalSelf)
+			for range 10 {
+				h.step(time.Minute, "probed")
+				time.Sleep(50 * time.Millisecond)
+				h.quiesce()
+			}
+			if n := h.calls(arcgissim.EndpointPortalSelf) - before; n < 2 || n > 3 {
+				t.Errorf("%d checks in the 10 minutes after a failed one, want 2 or 3 (backing off from a minute)", n)
+			}
+			if n := h.calls(arcgissim.EndpointPortalGenerateToken); n != 1 {
+				t.Errorf("generateToken calls = %d, want 1: a failed check is not a revoked token", n)
+			}
+
+			// The service answers again: Validated turns True.
+			h.sim.ClearFaults()
+			h.step(10*time.Minute, "probed")
+			h.waitCondition("probed", arcgisv1alpha1.ConditionValidated, metav1.ConditionTrue, arcgisv1alpha1.ReasonValidated)
+		})
+	}
+}
