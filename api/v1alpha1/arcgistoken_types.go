@@ -291,8 +291,10 @@ type ArcGISTokenSpec struct {
 	// +optional
 	ExpirationMinutes int32 `json:"expirationMinutes,omitempty"`
 
-	// renewBefore is how long before expiry the token is renewed. When it is not
-	// shorter than the granted lifetime, the default (a third) is used instead.
+	// renewBefore is how long before expiry the token is renewed. It is used
+	// only when it is at most half the granted lifetime; otherwise the default
+	// (a third of the lifetime) is used and a RenewBeforeTooLong event says
+	// so. A token is never renewed before half its lifetime.
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="renewBefore must be positive"
