@@ -233,6 +233,34 @@ func ServiceURL(spec *arcgisv1alpha1.ArcGISTokenSpec) string {
 	return normalizeURL(spec.URL)
 }
 
+// AccountKey names the account a login is made with: where the login happens
+// and who logs in. Every ArcGISToken with the same key shares one lock-out
+// counter on the service, so they share one circuit breaker in the operator.
+//
+// The service is named by its canonical root, so that two spellings of one
+// URL share the counter as they share it on the service.
+func AccountKey(spec *arcgisv1alpha1.ArcGISTokenSpec, creds arcgis.Credentials) string {
+	realm, portal := "portal", true
+	switch spec.Type {
+	case arcgisv1alpha1.ServiceTypeServer, arcgisv1alpha1.ServiceTypeServerAdmin:
+		realm, portal = "server", false
+	case arcgisv1alpha1.ServiceTypeOAuth:
+		realm = "oauth"
+	}
+	// Lower case throughout: counting two spellings as one account is the
+	// safe side (some web adaptors ignore case in the path, some do not).
+	root, err := arcgis.ServiceRoot(spec.URL, portal)
+	if err != nil {
+		root = normalizeURL(spec.URL)
+	}
+	root = strings.ToLower(root)
+	if spec.Type == arcgisv1alpha1.ServiceTypeOAuth {
+		return realm + " " + root + " " + creds.ClientID
+	}
+	// Usernames are case-sensitive in ArcGIS: "Admin" and "admin" are two accounts.
+	return realm + " " + root + " " + creds.Username
+}
+
 // SpecFingerprint hashes the spec fields a token depends on. Fields that only
 // change when or where it is stored (renewal, secretName, secretTemplate,
 // validation, suspend) are left out, so changing them does not re-issue.
