@@ -199,6 +199,9 @@ func TestManagerRBACIsLeastPrivilege(t *testing.T) {
 		"/configmaps": {"get", "list", "watch"},
 		// Events about ArcGISTokens.
 		"events.k8s.io/events": {"create", "patch"},
+		// Whether the namespace of a missing Secret is being deleted (one
+		// get, so that no token is issued into a terminating namespace).
+		"/namespaces": {"get"},
 		// Rollout restarts: one annotation on the pod template.
 		"apps/deployments":  {"patch"},
 		"apps/statefulsets": {"patch"},
