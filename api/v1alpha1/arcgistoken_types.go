@@ -406,9 +406,10 @@ type ArcGISTokenStatus struct {
 	// +optional
 	RevokedAt *metav1.Time `json:"revokedAt,omitempty"`
 
-	// lastFailureFingerprint identifies the spec and the versions of the
-	// credentials and CA bundle that the failed attempts used. It holds nothing
-	// derived from a secret. When they change, the next attempt is made at once.
+	// lastFailureFingerprint identifies the spec (and its generation) and the
+	// versions of the credentials and CA bundle that the failed attempts used.
+	// It holds nothing derived from a secret. When any of them changes (any
+	// edit of the spec), the next attempt is made at once.
 	// +optional
 	LastFailureFingerprint string `json:"lastFailureFingerprint,omitempty"`
 
