@@ -55,7 +55,7 @@ func TestPlan(t *testing.T) {
 		due    string
 		next   time.Duration // from issued; 0: not checked
 	}{
-		"nothing due": {facts: func() policies.Facts { return freshFacts(time.Minute) }, action: policies.Nothing},
+		"nothing due":    {facts: func() policies.Facts { return freshFacts(time.Minute) }, action: policies.Nothing},
 		"a check is due": {facts: func() policies.Facts { return freshFacts(10 * time.Minute) }, action: policies.Probe},
 		"terminating": {facts: func() policies.Facts {
 			f := freshFacts(time.Minute)
