@@ -205,13 +205,8 @@ func TestAPIWriteFailuresCostNoSecondCall(t *testing.T) {
 		old := string(h.secret("flaky").Data[arcgisv1alpha1.SecretKeyToken])
 		h.writes.failNext("PATCH secrets", 2, 500)
 		renew(h, "flaky", "now")
-		h.eventually("the renewed token stored", func() (bool, string) {
-			if string(h.secret("flaky").Data[arcgisv1alpha1.SecretKeyToken]) != old {
-				return true, ""
-			}
-			h.step(30*time.Second, "flaky")
-			time.Sleep(200 * time.Millisecond)
-			return false, "token unchanged"
+		h.stepUntil("flaky", "the renewed token stored", func() bool {
+			return string(h.secret("flaky").Data[arcgisv1alpha1.SecretKeyToken]) != old
 		})
 		h.quiesce()
 		if n := h.calls(arcgissim.EndpointPortalGenerateToken); n != 2 {

@@ -423,19 +423,25 @@ func (h *harness) waitCondition(name, condType string, status metav1.ConditionSt
 	return got
 }
 
-// stepUntilReady moves the fake clock on by 30 seconds at a time until the
-// ArcGISToken is Ready: for retries that wait out a backoff.
-func (h *harness) stepUntilReady(name string) {
+// stepUntil moves the fake clock on by 30 seconds at a time, poking the
+// ArcGISToken, until done holds: for retries that wait out a backoff.
+func (h *harness) stepUntil(name, what string, done func() bool) {
 	h.t.Helper()
-	h.eventually(name+" Ready after retries", func() (bool, string) {
-		got := &arcgisv1alpha1.ArcGISToken{}
-		if err := k8sClient.Get(h.ctx, client.ObjectKey{Namespace: h.ns, Name: name}, got); err == nil &&
-			meta.IsStatusConditionTrue(got.Status.Conditions, arcgisv1alpha1.ConditionReady) {
+	h.eventually(what, func() (bool, string) {
+		if done() {
 			return true, ""
 		}
 		h.step(30*time.Second, name)
 		time.Sleep(200 * time.Millisecond)
-		return false, "not Ready yet"
+		return false, "not yet"
+	})
+}
+
+// stepUntilReady steps the clock until the ArcGISToken is Ready.
+func (h *harness) stepUntilReady(name string) {
+	h.t.Helper()
+	h.stepUntil(name, name+" Ready after retries", func() bool {
+		return meta.IsStatusConditionTrue(h.get(name).Status.Conditions, arcgisv1alpha1.ConditionReady)
 	})
 }
 

@@ -29,6 +29,7 @@ import (
 
 	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
 	"github.com/tokenoperator/arcgis-token-operator/internal/arcgissim"
+	"github.com/tokenoperator/arcgis-token-operator/internal/policies"
 	"github.com/tokenoperator/arcgis-token-operator/internal/reasons"
 	"github.com/tokenoperator/arcgis-token-operator/internal/tokenspec"
 )
@@ -42,6 +43,7 @@ var simInvariants = map[string]string{
 	"write-changes":         "every write of a Secret or a status changes what is stored",
 	"issue-spacing":         "two successful generateToken calls for one object are at least a minute apart unless a restart, a revocation or a change of inputs came between (ends the seed: a renewal loop would take the run's time)",
 	"reconcile-loop":        "at most 30 reconciles of one object per simulated minute (ends the seed: a hot loop would take the run's time)",
+	"probe-spacing":         "checks of one stored token are at least validationInterval apart after a check that worked, and at least a minute apart after one that failed (they back off), one per reconcile at most; a new token or a restart starts the timing again",
 	"result-or-error":       "Reconcile never returns a RequeueAfter together with an error (controller-runtime drops the result)",
 	"reconcile-returns":     "Reconcile returns (a wait on a fake clock never ends)",
 	"reconcile-panics":      "Reconcile does not panic",
@@ -130,17 +132,16 @@ func (w *simWorld) checkReconcile(o *simObject, tok *arcgisv1alpha1.ArcGISToken,
 		o.pendingOK = 0
 	}
 
+	w.checkProbes(o, tok, calls, now)
+
 	// failure-visible. A failed look-up of the service's info (rest/info:
 	// which account a login counts against, where a server sends its
 	// logins) that the client answered from its last good answer, in a
 	// reconcile that did what it set out to do, is not a failure of the
 	// object.
-	var failed []string
-	for _, f := range calls.failures {
-		if (strings.HasPrefix(f, "portal/info=") || strings.HasPrefix(f, "server/rest/info=")) && len(calls.failures) == infoFailures(calls.failures) && readyTrue(tok) {
-			continue
-		}
-		failed = append(failed, f)
+	failed := append([]string(nil), calls.failures...)
+	if infoFailures(failed) == len(failed) && readyTrue(tok) {
+		failed = nil
 	}
 	if w.cur.refusedSecret > 0 {
 		failed = append(failed, fmt.Sprintf("%d refused Secret writes", w.cur.refusedSecret))
@@ -156,6 +157,28 @@ func (w *simWorld) checkReconcile(o *simObject, tok *arcgisv1alpha1.ArcGISToken,
 			w.violate("failure-visible", "%s: %s, yet its conditions say %s", o.name, strings.Join(failed, ", "), conditionSummary(tok))
 		}
 	}
+}
+
+// checkProbes: checks of a stored token are spaced (probe-spacing).
+func (w *simWorld) checkProbes(o *simObject, tok *arcgisv1alpha1.ArcGISToken, calls simCalls, now time.Time) {
+	if calls.probes == 0 {
+		return
+	}
+	if calls.probes > 1 {
+		w.violate("probe-spacing", "%s's token was checked %d times in one reconcile", o.name, calls.probes)
+	}
+	if !o.lastProbe.IsZero() && o.probeRotations == o.rotations && o.probeRestart == w.restarts {
+		gap, want := now.Sub(o.lastProbe), policies.ProbeRetryBase
+		if o.lastProbeOK {
+			want, _ = policies.ProbeInterval(tok)
+		}
+		if gap < want {
+			w.violate("probe-spacing", "%s's token was checked %s after the previous check (which %s), want at least %s",
+				o.name, gap, map[bool]string{true: "worked", false: "failed"}[o.lastProbeOK], want)
+		}
+	}
+	o.lastProbe, o.lastProbeOK = now, calls.probesFailed == 0
+	o.probeRotations, o.probeRestart = o.rotations, w.restarts
 }
 
 // infoFailures counts the failed rest/info look-ups among failures.

@@ -136,6 +136,12 @@ type simObject struct {
 	forced       bool        // inputs changed or tokens revoked since lastIssue
 	recent       []time.Time // reconciles within the last minute
 	expiredToken string      // the expired token already reported
+	// The last check of the stored token: when, whether the check itself
+	// worked, and the rotations and restarts then (a new token or a
+	// restart starts the checks' timing again).
+	lastProbe                    time.Time
+	lastProbeOK                  bool
+	probeRotations, probeRestart int
 }
 
 // simCreds is a credentials Secret.
@@ -641,7 +647,13 @@ type simCalls struct {
 	list     []string // "endpoint=outcome×n", sorted
 	okIssues int      // successful token calls
 	failures []string // failed calls, probes' 498 aside
+	// probes counts checks of a stored token; probesFailed those that
+	// failed for another reason than a 498.
+	probes, probesFailed int
 }
+
+// probeEndpoints are where stored tokens are checked.
+var probeEndpoints = []string{arcgissim.EndpointPortalSelf, arcgissim.EndpointServerServices}
 
 // tokenEndpoints are where tokens are issued (and passwords checked).
 var tokenEndpoints = []string{
@@ -669,6 +681,12 @@ func callsDuring(before, after arcgissim.Counters) simCalls {
 			}
 			c.list = append(c.list, fmt.Sprintf("%s=%s×%d", e, out, n))
 			isToken := slices.Contains(tokenEndpoints, e)
+			if slices.Contains(probeEndpoints, e) {
+				c.probes += n
+				if out != arcgissim.OutcomeOK && out != arcgissim.OutcomeInvalidToken {
+					c.probesFailed += n
+				}
+			}
 			switch {
 			case out == arcgissim.OutcomeOK:
 				if isToken {

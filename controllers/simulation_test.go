@@ -240,6 +240,22 @@ func TestSimulationCatchesPlantedBugs(t *testing.T) {
 			},
 			want: "failure-visible",
 		},
+		"a reconciler that forgets when it last checked a token": {
+			plant: func() *simPlant {
+				var op *ArcGISTokenReconciler
+				return &simPlant{
+					operator: func(w *simWorld, r *ArcGISTokenReconciler) { op = r },
+					// Forget the checks, and look again a minute later.
+					after: func(w *simWorld, o *simObject) {
+						op.memory.mu.Lock()
+						clear(op.memory.probes)
+						op.memory.mu.Unlock()
+						w.enqueueAt(o, w.now().Add(time.Minute))
+					},
+				}
+			}(),
+			want: "probe-spacing",
+		},
 		"an account guard that never says no": {
 			plant: &simPlant{
 				operator: func(w *simWorld, r *ArcGISTokenReconciler) {
