@@ -272,8 +272,9 @@ func (r *ArcGISTokenReconciler) WatchedNamespaces() []string { return r.watches.
 // and the namespace's reference informers when no ArcGISToken is left there.
 func (r *ArcGISTokenReconciler) forget(ctx context.Context, key types.NamespacedName) {
 	r.memory.forget(key)
+	// Read-only: no copy of every ArcGISToken of the namespace per deletion.
 	list := &arcgisv1alpha1.ArcGISTokenList{}
-	if err := r.List(ctx, list, client.InNamespace(key.Namespace)); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(key.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return
 	}
 	for i := range list.Items {

@@ -17,10 +17,14 @@ limitations under the License.
 package controllers
 
 import (
+	"strings"
 	"testing"
+	"unsafe"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
 )
@@ -52,5 +56,57 @@ func TestStripTokenForCache(t *testing.T) {
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{corev1.LastAppliedConfigAnnotation: "{}"}}}
 	if _, err := stripTokenForCache(s); err != nil || len(s.Annotations) != 1 {
 		t.Errorf("a Secret was changed: %v, %v", s.Annotations, err)
+	}
+}
+
+// The cache transforms change how strings are stored, never what an object
+// says: a transformed object equals the original without managedFields and
+// the last-applied annotation.
+func TestCacheTransformsKeepValues(t *testing.T) {
+	yes := true
+	meta := func(name string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{
+			Name: name, Namespace: "gis", UID: "u-" + types.UID(name), ResourceVersion: "7",
+			Labels:          map[string]string{arcgisv1alpha1.ManagedByLabel: arcgisv1alpha1.ManagedByValue, "team": "maps"},
+			Annotations:     map[string]string{arcgisv1alpha1.IssuedForAnnotation: "a/b", corev1.LastAppliedConfigAnnotation: "{}"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "arcgis.tokenoperator.dev/v1alpha1", Kind: "ArcGISToken", Name: name, UID: "o", Controller: &yes}},
+			Finalizers:      []string{"example.com/keep"},
+			ManagedFields:   []metav1.ManagedFieldsEntry{{Manager: "kubectl"}},
+		}
+	}
+	tok := &arcgisv1alpha1.ArcGISToken{ObjectMeta: meta("portal"),
+		Spec: arcgisv1alpha1.ArcGISTokenSpec{Type: arcgisv1alpha1.ServiceTypePortal, URL: "https://gis.example.com/portal",
+			CredentialsRef: arcgisv1alpha1.CredentialsReference{Name: "account", UsernameKey: "user"},
+			Client:         arcgisv1alpha1.ClientBindingReferer, Referer: "https://apps.example.com"},
+		Status: arcgisv1alpha1.ArcGISTokenStatus{Identity: "gisuser", LastFailureReason: "InvalidCredentials",
+			Conditions: []metav1.Condition{{Type: "Ready", Status: metav1.ConditionTrue, Reason: "TokenIssued", Message: "m"}}},
+	}
+	want := tok.DeepCopy()
+	want.ManagedFields = nil
+	delete(want.Annotations, corev1.LastAppliedConfigAnnotation)
+	if _, err := stripTokenForCache(tok); err != nil || !equality.Semantic.DeepEqual(tok, want) {
+		t.Errorf("stripTokenForCache changed the ArcGISToken:\n got %+v\nwant %+v", tok, want)
+	}
+
+	s := &corev1.Secret{ObjectMeta: meta("portal-token"), Type: corev1.SecretTypeOpaque,
+		Data: map[string][]byte{arcgisv1alpha1.SecretKeyToken: []byte("t")}}
+	wantSecret := s.DeepCopy()
+	wantSecret.ManagedFields = nil
+	if _, err := compactSecretForCache(s); err != nil || !equality.Semantic.DeepEqual(s, wantSecret) {
+		t.Errorf("compactSecretForCache changed the Secret:\n got %+v\nwant %+v", s, wantSecret)
+	}
+
+	// Strings objects repeat are shared; an emptied annotation map is dropped.
+	other := &arcgisv1alpha1.ArcGISToken{ObjectMeta: metav1.ObjectMeta{Namespace: strings.Clone("gis"),
+		Annotations: map[string]string{corev1.LastAppliedConfigAnnotation: "{}"}},
+		Spec: arcgisv1alpha1.ArcGISTokenSpec{URL: strings.Clone(tok.Spec.URL)}}
+	if _, err := stripTokenForCache(other); err != nil {
+		t.Fatal(err)
+	}
+	if unsafe.StringData(other.Spec.URL) != unsafe.StringData(tok.Spec.URL) || unsafe.StringData(other.Namespace) != unsafe.StringData(s.Namespace) {
+		t.Error("a repeated string was not interned")
+	}
+	if other.Annotations != nil {
+		t.Errorf("annotations = %v, want nil", other.Annotations)
 	}
 }

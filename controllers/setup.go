@@ -23,7 +23,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
@@ -46,55 +45,6 @@ import (
 // "Secret/<name>" or "ConfigMap/<name>", so that a change to one of them
 // reaches every ArcGISToken that uses it.
 const refIndex = "arcgis.tokenoperator.dev/references"
-
-// CacheOptions narrows the manager's cache to what the operator reads: only
-// the Secrets it owns (by label), no managedFields on anything, and no copy of
-// an ArcGISToken's spec in kubectl's last-applied-configuration annotation.
-// Secrets it merely references are read directly and watched by metadata, per
-// namespace of ArcGISTokens (see refReader and referenceWatches), so memory
-// does not grow with the Secrets elsewhere in the cluster. namespaces limits
-// every watch, when set.
-func CacheOptions(namespaces []string) cache.Options {
-	opts := cache.Options{
-		DefaultTransform: cache.TransformStripManagedFields(),
-		ByObject: map[client.Object]cache.ByObject{
-			&arcgisv1alpha1.ArcGISToken{}: {Transform: stripTokenForCache},
-			&corev1.Secret{}: {
-				Label: labels.SelectorFromSet(labels.Set{arcgisv1alpha1.ManagedByLabel: arcgisv1alpha1.ManagedByValue}),
-			},
-		},
-	}
-	if len(namespaces) > 0 {
-		opts.DefaultNamespaces = map[string]cache.Config{}
-		for _, ns := range namespaces {
-			opts.DefaultNamespaces[ns] = cache.Config{}
-		}
-	}
-	return opts
-}
-
-// stripTokenForCache drops from a cached ArcGISToken what the operator never
-// reads: managedFields, and the last-applied-configuration annotation that
-// kubectl apply (and Argo CD) add, a second copy of the spec as JSON. The
-// operator writes ArcGISTokens only by status patches, never by an Update
-// from the cache, so nothing is lost from the API server's copy.
-func stripTokenForCache(obj any) (any, error) {
-	if t, ok := obj.(*arcgisv1alpha1.ArcGISToken); ok {
-		t.ManagedFields = nil
-		delete(t.Annotations, corev1.LastAppliedConfigAnnotation)
-	}
-	return obj, nil
-}
-
-// stripToIdentity keeps what the reference watches need to notice a change.
-func stripToIdentity(obj any) (any, error) {
-	if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
-		m.ObjectMeta = metav1.ObjectMeta{
-			Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
-		}
-	}
-	return obj, nil
-}
 
 // SetupWithManager registers the reconciler, its watches and its index.
 func (r *ArcGISTokenReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
