@@ -33,6 +33,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
 	"github.com/tokenoperator/arcgis-token-operator/internal/accountguard"
@@ -68,6 +69,10 @@ type ArcGISTokenReconciler struct {
 	refs     *refReader
 	watches  *referenceWatches
 	seedOnce sync.Once
+	// recoveries queues the ArcGISTokens a service's recovery releases
+	// (releaseWaiting) until stopping closes.
+	recoveries chan event.GenericEvent
+	stopping   <-chan struct{}
 }
 
 // +kubebuilder:rbac:groups=arcgis.tokenoperator.dev,resources=arcgistokens,verbs=get;list;watch
@@ -174,6 +179,7 @@ func (r *ArcGISTokenReconciler) facts(tok *arcgisv1alpha1.ArcGISToken, in *input
 		f.NotBefore, f.Hold = h.until, policies.Cause{Reason: h.reason, Message: h.cause}
 	}
 	f.LastProbe, f.ProbeFailures = r.lastProbe(tok)
+	f.ServiceUp = r.memory.services.upSince(serviceHost(tok))
 	return f
 }
 

@@ -21,6 +21,7 @@ package controllers
 // skew, probes that ignored validationInterval when they failed.
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ import (
 
 	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
 	"github.com/tokenoperator/arcgis-token-operator/internal/arcgissim"
+	"github.com/tokenoperator/arcgis-token-operator/internal/policies"
 )
 
 // Defect 1: the API server refuses the Secret (here an invalid label value
@@ -152,5 +154,63 @@ func TestFailingProbesBackOff(t *testing.T) {
 			h.step(10*time.Minute, "probed")
 			h.waitCondition("probed", arcgisv1alpha1.ConditionValidated, metav1.ConditionTrue, arcgisv1alpha1.ReasonValidated)
 		})
+	}
+}
+
+// The soak of issue 14 (1,000 tokens, a 2-minute outage, 10% of calls failing
+// at random) found tokens left expired for 5 to 15 minutes after the service
+// came back: the outage had grown their backoff to its 5-minute cap, and a
+// random 503 after it started another. Now a backoff about the service ends
+// once the service answers again (three calls in a row): the objects it held
+// back are queued and retry within policies.RecoverySpread.
+func TestServiceRecoveryEndsBackoff(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	names := []string{"held", "a", "b", "c"}
+	for _, n := range names {
+		h.create(h.token(n, arcgisv1alpha1.ServiceTypePortal))
+	}
+	for _, n := range names {
+		h.waitReady(n)
+	}
+	old := string(h.secret("held").Data[arcgisv1alpha1.SecretKeyToken])
+	renew := func(name, at string) {
+		tok := h.get(name)
+		patch := client.MergeFrom(tok.DeepCopy())
+		tok.Annotations = map[string]string{arcgisv1alpha1.RenewAtAnnotation: at}
+		if err := k8sClient.Patch(h.ctx, tok, patch); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// An outage of the whole portal; "held" is asked for a new token and
+	// fails until its backoff reaches the cap (5 s, 10 s, … 5 minutes).
+	if err := h.sim.InjectFault(arcgissim.Fault{Endpoint: "portal", Kind: arcgissim.FaultStatus, Status: 503}); err != nil {
+		t.Fatal(err)
+	}
+	renew("held", "2026-12-06T04:00:00Z")
+	h.waitCondition("held", arcgisv1alpha1.ConditionIssuing, metav1.ConditionTrue, arcgisv1alpha1.ReasonServiceUnavailable)
+	h.stepUntil("held", "held's backoff at its cap", func() bool { return h.get("held").Status.FailedAttempts >= 7 })
+	h.quiesce()
+	before := h.calls(arcgissim.EndpointPortalGenerateToken)
+
+	// The service is back. Three other tokens renew (asked for: at once).
+	h.sim.ClearFaults()
+	for i, n := range []string{"a", "b", "c"} {
+		renew(n, fmt.Sprintf("2026-12-06T05:00:0%dZ", i))
+		h.waitToken(n, "")
+		h.quiesce()
+	}
+	// Nobody pokes "held": the recovery queued it. Within the spread of the
+	// recovery it has its new token, where its backoff said minutes.
+	h.clock.Step(policies.RecoverySpread + time.Second)
+	got := h.waitToken("held", old)
+	if got == old {
+		t.Fatal("held kept its old token")
+	}
+	h.waitReady("held")
+	h.quiesce()
+	if n := h.calls(arcgissim.EndpointPortalGenerateToken) - before; n != 4 {
+		t.Errorf("generateToken calls after the recovery = %d, want 4 (a, b, c and held once each)", n)
 	}
 }

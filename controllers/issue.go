@@ -80,6 +80,7 @@ func (r *ArcGISTokenReconciler) issue(ctx context.Context, tok *arcgisv1alpha1.A
 			return ctx.Err()
 		}
 		reason := conditionReason(arcgis.ReasonOf(err))
+		r.serviceFailed(tok, reason)
 		r.recordFailure(tok, reason, in.failedFor(), r.Clock.Now())
 		at, _ := r.retryAt(tok, in.failedFor())
 		done.fail(reason, fmt.Sprintf("Failed to issue a token: %s; next attempt at %s", strings.TrimSuffix(err.Error(), "."), formatTime(at)))
@@ -110,6 +111,7 @@ func (r *ArcGISTokenReconciler) issue(ctx context.Context, tok *arcgisv1alpha1.A
 			return ctx.Err() // shutting down: not a failure of the service
 		}
 		reason := conditionReason(arcgis.ReasonOf(err))
+		r.serviceFailed(tok, reason)
 		r.recordFailure(tok, reason, in.failedFor(), failedAt)
 		if wait := retryAfter(aerr); wait > 0 {
 			// The service said how long to wait (Retry-After, a lock-out).
@@ -121,6 +123,7 @@ func (r *ArcGISTokenReconciler) issue(ctx context.Context, tok *arcgisv1alpha1.A
 		return nil
 	}
 	now := permit.Release(accountguard.Success, 0)
+	r.serviceAnswered(tok)
 	if err := checkGranted(token, now); err != nil {
 		r.recordFailure(tok, arcgisv1alpha1.ReasonInvalidResponse, in.failedFor(), now)
 		done.fail(arcgisv1alpha1.ReasonInvalidResponse, err.Error())
@@ -257,17 +260,20 @@ func (r *ArcGISTokenReconciler) probe(ctx context.Context, tok *arcgisv1alpha1.A
 	done.probed = true
 	switch {
 	case err == nil:
+		r.serviceAnswered(tok)
 		r.memory.setProbe(tok.UID, probeState{at: now})
 		if v != nil && v.Identity != "" {
 			tok.Status.Identity = v.Identity
 		}
 	case arcgis.ReasonOf(err) == arcgis.ReasonInvalidToken:
+		r.serviceAnswered(tok)
 		r.memory.setProbe(tok.UID, probeState{at: now})
 		tok.Status.RevokedAt = timeOf(now)
 		done.revoked = true
 	default:
 		// The check itself failed; the token may well be fine. Checks back
 		// off from a minute up to the validation interval.
+		r.serviceFailed(tok, conditionReason(arcgis.ReasonOf(err)))
 		_, failures := r.lastProbe(tok)
 		r.memory.setProbe(tok.UID, probeState{at: now, failures: failures + 1})
 		done.probeFailure = &policies.Cause{Reason: arcgisv1alpha1.ReasonValidationFailed,
@@ -279,7 +285,7 @@ func (r *ArcGISTokenReconciler) probe(ctx context.Context, tok *arcgisv1alpha1.A
 // retryAt is when the next attempt may be made after the failures recorded in
 // status: their backoff, or the wait the service asked for, whichever is later.
 func (r *ArcGISTokenReconciler) retryAt(tok *arcgisv1alpha1.ArcGISToken, failedFor string) (time.Time, bool) {
-	at, ok := policies.RetryAt(tok, failedFor)
+	at, ok := policies.RetryAt(tok, failedFor, r.memory.services.upSince(serviceHost(tok)))
 	if h, held := r.memory.hold(tok.UID); held && h.until.After(at) {
 		at, ok = h.until, true
 	}

@@ -35,6 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
 	"github.com/tokenoperator/arcgis-token-operator/internal/accountguard"
@@ -61,6 +62,7 @@ func (r *ArcGISTokenReconciler) SetupWithManager(ctx context.Context, mgr ctrl.M
 		return fmt.Errorf("ArcGISTokenReconciler needs an Issuer")
 	}
 	r.memory = newMemory()
+	r.recoveries, r.stopping = make(chan event.GenericEvent), ctx.Done()
 	refs := &referenceWatches{
 		newCache: func(namespace string) (cache.Cache, error) {
 			return cache.New(mgr.GetConfig(), cache.Options{
@@ -92,6 +94,8 @@ func (r *ArcGISTokenReconciler) SetupWithManager(ctx context.Context, mgr ctrl.M
 		For(&arcgisv1alpha1.ArcGISToken{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&corev1.Secret{}, builder.WithPredicates(predicate.NewPredicateFuncs(r.notOwnWrite))).
+		// The ArcGISTokens a service's recovery releases (see serviceHealth).
+		WatchesRawSource(source.Channel(r.recoveries, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: r.MaxConcurrentReconciles,
 			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](

@@ -58,6 +58,9 @@ type Facts struct {
 	// reasons other than a revoked token.
 	LastProbe     time.Time
 	ProbeFailures int32
+	// ServiceUp is when the service was last seen answering again after
+	// failing (zero when unknown, or failing now); see RetryAt.
+	ServiceUp time.Time
 }
 
 // Action is what the reconciler does next.
@@ -119,7 +122,7 @@ func Plan(f Facts) Decision {
 
 	// The retry time of the failures recorded in status, or of the wait
 	// the service asked for, whichever is later.
-	retryAt, failing := RetryAt(t, FailedFor(f.SpecFingerprint, f.InputsFingerprint, t.Generation))
+	retryAt, failing := RetryAt(t, FailedFor(f.SpecFingerprint, f.InputsFingerprint, t.Generation), f.ServiceUp)
 	block := Cause{t.Status.LastFailureReason, ""}
 	if f.NotBefore.After(retryAt) {
 		retryAt, failing, block = f.NotBefore, true, f.Hold

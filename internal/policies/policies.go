@@ -255,13 +255,39 @@ func Backoff(attempts int32, reason string, uid string) time.Duration {
 // status. ok is false when nothing holds it back: no failure, or the spec,
 // credentials or CA bundle changed since the failures (a person fixed
 // something, so try at once).
-func RetryAt(t *arcgisv1alpha1.ArcGISToken, inputs string) (at time.Time, ok bool) {
+//
+// serviceUp is when the service was last seen answering again after failing
+// (zero when unknown, or failing now). A backoff about the service, not the
+// object (reasons' EndsWithRecovery: ServiceUnavailable), ends once the
+// service is up again after the failure: the retry comes within
+// RecoverySpread of the recovery, and never sooner than the first backoff
+// step after the object's own failure. Without this, an outage that grew
+// every object's backoff to its cap would keep tokens expired for minutes
+// after the service came back.
+func RetryAt(t *arcgisv1alpha1.ArcGISToken, inputs string, serviceUp time.Time) (at time.Time, ok bool) {
 	st := t.Status
 	if st.FailedAttempts < 1 || st.LastFailureTime == nil || st.LastFailureFingerprint != inputs {
 		return time.Time{}, false
 	}
-	return st.LastFailureTime.Add(Backoff(st.FailedAttempts, st.LastFailureReason, string(t.UID))), true
+	failed, uid := st.LastFailureTime.Time, string(t.UID)
+	at = failed.Add(Backoff(st.FailedAttempts, st.LastFailureReason, uid))
+	if reasons.Lookup(st.LastFailureReason).EndsWithRecovery && !serviceUp.IsZero() && !serviceUp.Before(failed) {
+		spread := time.Duration(fraction(uid, "recovery") * float64(RecoverySpread))
+		early := failed.Add(Backoff(1, st.LastFailureReason, uid))
+		if r := serviceUp.Add(spread); r.After(early) {
+			early = r
+		}
+		if early.Before(at) {
+			at = early
+		}
+	}
+	return at, true
 }
+
+// RecoverySpread is the window over which the retries a service's recovery
+// releases are spread (per object, deterministically), so that the objects
+// an outage held back do not all log in at the same instant.
+const RecoverySpread = 10 * time.Second
 
 // fraction maps (key, salt) to a deterministic number in [0, 1).
 func fraction(key, salt string) float64 {

@@ -1067,7 +1067,7 @@ func TestRetryAt(t *testing.T) {
 			if tc.failureTime != nil {
 				tok.Status.LastFailureTime = &metav1.Time{Time: *tc.failureTime}
 			}
-			at, ok := policies.RetryAt(tok, tc.current)
+			at, ok := policies.RetryAt(tok, tc.current, time.Time{})
 			if ok != tc.wantOK {
 				t.Fatalf("RetryAt = (%s, %v), want ok %v", at, ok, tc.wantOK)
 			}
@@ -1083,6 +1083,75 @@ func TestRetryAt(t *testing.T) {
 			}
 			if want := failed.Add(policies.Backoff(tc.attempts, tc.reason, "uid-retry")); !at.Equal(want) {
 				t.Errorf("RetryAt = %s, want lastFailureTime + Backoff = %s (jitter by the object's UID)", at, want)
+			}
+		})
+	}
+}
+
+// A backoff that grew while the service was down ends once the service answers
+// again: the retry comes within RecoverySpread of the recovery, never before
+// the first backoff step after the object's own failure. Backoffs about the
+// object (credentials, a refused Secret) are not shortened by it.
+func TestRetryAtAfterRecovery(t *testing.T) {
+	t.Parallel()
+	failed := issued.Add(3 * time.Minute)
+	first := policies.Backoff(1, arcgisv1alpha1.ReasonServiceUnavailable, "uid-retry") // 5 s + jitter
+	tests := map[string]struct {
+		reason    string
+		attempts  int32
+		serviceUp time.Time
+		// want is the retry time, in [lo, hi) when hi is set.
+		lo, hi time.Time
+	}{
+		"outage, service still down": {
+			reason: arcgisv1alpha1.ReasonServiceUnavailable, attempts: 7,
+			lo: failed.Add(policies.Backoff(7, arcgisv1alpha1.ReasonServiceUnavailable, "uid-retry")),
+		},
+		"outage, service up since before the failure": {
+			reason: arcgisv1alpha1.ReasonServiceUnavailable, attempts: 7, serviceUp: failed.Add(-time.Second),
+			lo: failed.Add(policies.Backoff(7, arcgisv1alpha1.ReasonServiceUnavailable, "uid-retry")),
+		},
+		"outage, service up a minute after the failure": {
+			reason: arcgisv1alpha1.ReasonServiceUnavailable, attempts: 7, serviceUp: failed.Add(time.Minute),
+			lo: failed.Add(time.Minute), hi: failed.Add(time.Minute + policies.RecoverySpread),
+		},
+		"service up a moment after the failure: the first backoff step still holds": {
+			reason: arcgisv1alpha1.ReasonServiceUnavailable, attempts: 7, serviceUp: failed.Add(time.Millisecond),
+			lo: failed.Add(first), hi: failed.Add(time.Millisecond + policies.RecoverySpread + first),
+		},
+		"first failure: recovery never makes a retry later": {
+			reason: arcgisv1alpha1.ReasonServiceUnavailable, attempts: 1, serviceUp: failed.Add(time.Hour),
+			lo: failed.Add(first),
+		},
+		"invalid credentials: not about the service": {
+			reason: arcgisv1alpha1.ReasonInvalidCredentials, attempts: 2, serviceUp: failed.Add(time.Minute),
+			lo: failed.Add(policies.Backoff(2, arcgisv1alpha1.ReasonInvalidCredentials, "uid-retry")),
+		},
+		"a refused Secret write: not about the service": {
+			reason: arcgisv1alpha1.ReasonSecretWriteFailed, attempts: 6, serviceUp: failed.Add(time.Minute),
+			lo: failed.Add(policies.Backoff(6, arcgisv1alpha1.ReasonSecretWriteFailed, "uid-retry")),
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			tok := newToken("uid-retry")
+			tok.Status.FailedAttempts = tc.attempts
+			tok.Status.LastFailureReason = tc.reason
+			tok.Status.LastFailureFingerprint = inputsFP
+			tok.Status.LastFailureTime = &metav1.Time{Time: failed}
+			at, ok := policies.RetryAt(tok, inputsFP, tc.serviceUp)
+			if !ok {
+				t.Fatal("RetryAt not ok")
+			}
+			if tc.hi.IsZero() {
+				if !at.Equal(tc.lo) {
+					t.Errorf("RetryAt = %s, want %s", at, tc.lo)
+				}
+				return
+			}
+			if at.Before(tc.lo) || !at.Before(tc.hi) {
+				t.Errorf("RetryAt = %s, want in [%s, %s)", at, tc.lo, tc.hi)
 			}
 		})
 	}

@@ -72,6 +72,11 @@ type Info struct {
 	// after consecutive failures with this reason: base × 2^(n−1), at most
 	// cap. Zero for reasons that are not failures.
 	BackoffBase, BackoffCap time.Duration
+	// EndsWithRecovery says that the backoff is about the service, not the
+	// object: once the service answers again (policies.RetryAt's serviceUp),
+	// the object retries within seconds instead of waiting out a backoff
+	// that grew while the service was down.
+	EndsWithRecovery bool
 	// Summary says what happened, in a few words.
 	Summary string
 	// Advice says what to do about it.
@@ -174,9 +179,9 @@ var table = []Info{
 		Summary: "The service answered JSON without a usable token or expiry",
 		Advice:  "Usually a proxy or an upgrade in progress; check the URL points at the token service itself"},
 	{Reason: v1.ReasonServiceUnavailable, Class: Transient,
-		BackoffBase: transientBase, BackoffCap: transientCap,
+		BackoffBase: transientBase, BackoffCap: transientCap, EndsWithRecovery: true,
 		Summary: "The service could not be reached, timed out, answered 429 or 5xx, or answered a page that is not ArcGIS JSON",
-		Advice:  "Check the service's health and the network path (DNS, proxies, firewalls, TLS); retries back off to 5 minutes"},
+		Advice:  "Check the service's health and the network path (DNS, proxies, firewalls, TLS); retries back off to 5 minutes, and resume within seconds once the service answers again"},
 
 	// Failures of the operator's inputs.
 	{Reason: v1.ReasonCredentialsNotFound, Class: BadInput,
