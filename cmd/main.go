@@ -34,7 +34,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
@@ -43,6 +42,7 @@ import (
 	"github.com/tokenoperator/arcgis-token-operator/internal/arcgis"
 	"github.com/tokenoperator/arcgis-token-operator/internal/memlimit"
 	"github.com/tokenoperator/arcgis-token-operator/internal/metrics"
+	"github.com/tokenoperator/arcgis-token-operator/internal/metricsauth"
 	"github.com/tokenoperator/arcgis-token-operator/internal/version"
 )
 
@@ -123,7 +123,7 @@ func main() {
 		TLSOpts:       tlsOpts,
 	}
 	if secureMetrics {
-		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+		metricsOpts.FilterProvider = metricsauth.WithAuthenticationAndAuthorization
 	}
 
 	namespaces := splitList(watchNamespaces)
