@@ -179,7 +179,7 @@ func (r *ArcGISTokenReconciler) facts(tok *arcgisv1alpha1.ArcGISToken, in *input
 		f.NotBefore, f.Hold = h.until, policies.Cause{Reason: h.reason, Message: h.cause}
 	}
 	f.LastProbe, f.ProbeFailures = r.lastProbe(tok)
-	f.ServiceUp = r.memory.services.upSince(serviceHost(tok))
+	f.ServiceUp = r.serviceUp(tok)
 	return f
 }
 

@@ -35,20 +35,29 @@ import (
 // not release every object it held back.
 const healthyAfter = 3
 
-// serviceHealth remembers, per ArcGIS host, whether the service answers: an
-// outage grows every object's backoff to its cap (5 minutes), and the objects
-// must not wait that out once the service is back (policies.RetryAt). It
-// learns from the calls the reconciler makes anyway (generateToken and the
-// checks of stored tokens); it makes none of its own.
+// maxRecoveries bounds the recoveries remembered per host: a flaky service
+// recovers after every failure, and an object needs only the first recovery
+// after its own failure, within seconds of it.
+const maxRecoveries = 64
+
+// serviceHealth remembers, per ArcGIS host, when the service came back after
+// failing: an outage grows every object's backoff to its cap (5 minutes), and
+// the objects must not wait that out once the service is back
+// (policies.RetryAt). It learns from the calls the reconciler makes anyway
+// (generateToken and the checks of stored tokens); it makes none of its own.
 type serviceHealth struct {
 	mu    sync.Mutex
 	hosts map[string]*hostHealth
 }
 
 type hostHealth struct {
-	streak  int       // calls in a row that succeeded
-	failed  bool      // a call failed since the host was last up
-	upSince time.Time // when the streak reached healthyAfter after a failure
+	streak int  // calls in a row that succeeded
+	failed bool // a call failed since the host last recovered
+	// recoveries are the times the host came back (healthyAfter calls in a
+	// row after a failure), oldest first. A later failure does not undo
+	// them: an object that failed before a recovery may retry even if the
+	// service has failed a call since, as a flaky one does all the time.
+	recoveries []time.Time
 }
 
 func newServiceHealth() *serviceHealth {
@@ -63,7 +72,7 @@ func (s *serviceHealth) failed(host string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := s.get(host)
-	h.streak, h.failed, h.upSince = 0, true, time.Time{}
+	h.streak, h.failed = 0, true
 }
 
 // succeeded records a call the service answered. It returns true when the
@@ -77,19 +86,29 @@ func (s *serviceHealth) succeeded(host string, now time.Time) (recovered bool) {
 	h := s.get(host)
 	h.streak++
 	if h.failed && h.streak >= healthyAfter {
-		h.failed, h.upSince = false, now
+		h.failed = false
+		if len(h.recoveries) == maxRecoveries {
+			h.recoveries = append(h.recoveries[:0], h.recoveries[1:]...)
+		}
+		h.recoveries = append(h.recoveries, now)
 		return true
 	}
 	return false
 }
 
-// upSince is when the service came back after its last failure; zero when
-// it has not failed since the start, or is failing now.
-func (s *serviceHealth) upSince(host string) time.Time {
+// upAfter is when the service first came back at or after t (an object's
+// last failure); zero when it has not since.
+func (s *serviceHealth) upAfter(host string, t time.Time) time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if h, ok := s.hosts[host]; ok {
-		return h.upSince
+	h, ok := s.hosts[host]
+	if !ok || t.IsZero() {
+		return time.Time{}
+	}
+	for _, r := range h.recoveries {
+		if !r.Before(t) {
+			return r
+		}
 	}
 	return time.Time{}
 }
@@ -148,4 +167,13 @@ func (r *ArcGISTokenReconciler) releaseWaiting(host string) {
 			return
 		}
 	}
+}
+
+// serviceUp is when the ArcGISToken's service first came back after the
+// object's last failure (zero when it has not, or nothing failed).
+func (r *ArcGISTokenReconciler) serviceUp(tok *arcgisv1alpha1.ArcGISToken) time.Time {
+	if tok.Status.LastFailureTime == nil {
+		return time.Time{}
+	}
+	return r.memory.services.upAfter(serviceHost(tok), tok.Status.LastFailureTime.Time)
 }

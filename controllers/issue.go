@@ -285,7 +285,7 @@ func (r *ArcGISTokenReconciler) probe(ctx context.Context, tok *arcgisv1alpha1.A
 // retryAt is when the next attempt may be made after the failures recorded in
 // status: their backoff, or the wait the service asked for, whichever is later.
 func (r *ArcGISTokenReconciler) retryAt(tok *arcgisv1alpha1.ArcGISToken, failedFor string) (time.Time, bool) {
-	at, ok := policies.RetryAt(tok, failedFor, r.memory.services.upSince(serviceHost(tok)))
+	at, ok := policies.RetryAt(tok, failedFor, r.serviceUp(tok))
 	if h, held := r.memory.hold(tok.UID); held && h.until.After(at) {
 		at, ok = h.until, true
 	}

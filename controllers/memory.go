@@ -48,9 +48,9 @@ const writtenSecretTTL = 30 * time.Second
 //   - holds holds the wait a service or the account guard asked for
 //     (Retry-After, a lock-out), with its cause, on top of the backoff
 //     recorded in status.
-//   - services holds, per ArcGIS host, whether the service answers again
-//     after failing: the objects an outage held back retry within seconds of
-//     its recovery instead of waiting out backoffs that grew during it.
+//   - services holds, per ArcGIS host, when the service came back after
+//     failing: the objects an outage held back retry within seconds of its
+//     recovery instead of waiting out backoffs that grew during it.
 //   - status holds the status as last written: the reconciler is its only
 //     writer, and a reconcile that starts before the informer cache caught up
 //     with that write (another event for the same object) must not act on the

@@ -58,8 +58,8 @@ type Facts struct {
 	// reasons other than a revoked token.
 	LastProbe     time.Time
 	ProbeFailures int32
-	// ServiceUp is when the service was last seen answering again after
-	// failing (zero when unknown, or failing now); see RetryAt.
+	// ServiceUp is when the service first came back after the object's last
+	// failure (zero when it has not, or unknown); see RetryAt.
 	ServiceUp time.Time
 }
 

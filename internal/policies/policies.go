@@ -256,8 +256,8 @@ func Backoff(attempts int32, reason string, uid string) time.Duration {
 // credentials or CA bundle changed since the failures (a person fixed
 // something, so try at once).
 //
-// serviceUp is when the service was last seen answering again after failing
-// (zero when unknown, or failing now). A backoff about the service, not the
+// serviceUp is when the service first came back after the object's last
+// failure (zero when it has not, or unknown). A backoff about the service, not the
 // object (reasons' EndsWithRecovery: ServiceUnavailable), ends once the
 // service is up again after the failure: the retry comes within
 // RecoverySpread of the recovery, and never sooner than the first backoff

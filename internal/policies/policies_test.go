@@ -1156,3 +1156,44 @@ func TestRetryAtAfterRecovery(t *testing.T) {
 		})
 	}
 }
+
+// FuzzRetryAtRecovery: whatever the failure, its count and when the service
+// came back, a recovery never makes a retry later than the backoff alone, and
+// never sooner than the first backoff step after the object's own failure;
+// only a service's failure is shortened by it, and only by a recovery after it.
+func FuzzRetryAtRecovery(f *testing.F) {
+	f.Add(int32(7), int64(60_000), uint8(0))
+	f.Add(int32(1), int64(1), uint8(0))
+	f.Add(int32(3), int64(-5_000), uint8(1))
+	f.Add(int32(40), int64(3_600_000), uint8(2))
+	all := []string{arcgisv1alpha1.ReasonServiceUnavailable, arcgisv1alpha1.ReasonInvalidCredentials,
+		arcgisv1alpha1.ReasonSecretWriteFailed, arcgisv1alpha1.ReasonInvalidResponse, arcgisv1alpha1.ReasonAccountLocked}
+	f.Fuzz(func(t *testing.T, attempts int32, upAfterMS int64, which uint8) {
+		if attempts < 1 || upAfterMS < -86_400_000 || upAfterMS > 86_400_000 {
+			return
+		}
+		reason := all[int(which)%len(all)]
+		failed := issued.Add(3 * time.Minute)
+		tok := newToken("uid-fuzz")
+		tok.Status.FailedAttempts, tok.Status.LastFailureReason = attempts, reason
+		tok.Status.LastFailureFingerprint, tok.Status.LastFailureTime = inputsFP, &metav1.Time{Time: failed}
+		up := failed.Add(time.Duration(upAfterMS) * time.Millisecond)
+		plain, _ := policies.RetryAt(tok, inputsFP, time.Time{})
+		at, ok := policies.RetryAt(tok, inputsFP, up)
+		if !ok {
+			t.Fatal("RetryAt not ok")
+		}
+		if at.After(plain) {
+			t.Fatalf("recovery at %s made the retry later: %s, backoff alone %s", up, at, plain)
+		}
+		if first := failed.Add(policies.Backoff(1, reason, "uid-fuzz")); at.Before(first) {
+			t.Fatalf("retry at %s, before the first backoff step %s", at, first)
+		}
+		if at.Before(plain) && (reason != arcgisv1alpha1.ReasonServiceUnavailable || up.Before(failed)) {
+			t.Fatalf("%s shortened by a recovery at %s (failure at %s)", reason, up, failed)
+		}
+		if at.Before(plain) && !at.Before(up.Add(policies.RecoverySpread)) && at.After(failed.Add(policies.Backoff(1, reason, "uid-fuzz"))) {
+			t.Fatalf("released retry at %s, not within %s of the recovery at %s", at, policies.RecoverySpread, up)
+		}
+	})
+}

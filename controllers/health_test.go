@@ -1,0 +1,89 @@
+/*
+Copyright 2026 The arcgis-token-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"testing"
+	"time"
+)
+
+// A service comes back after three calls in a row succeed, and a recovery
+// stays known after the next failure: the second soak of issue 14 (10% of
+// calls failing at random after the outage) showed that forgetting it on
+// every random 503 released almost nobody.
+func TestServiceHealthRemembersRecoveries(t *testing.T) {
+	t.Parallel()
+	s := newServiceHealth()
+	at := func(sec int) time.Time { return time.Date(2026, 12, 6, 5, 0, sec, 0, time.UTC) }
+	const host = "gis.example.com"
+
+	s.failed(host) // an object's failure, in an outage
+	objectFailed := at(0)
+	if s.succeeded(host, at(1)) || s.succeeded(host, at(2)) {
+		t.Fatal("recovered after fewer than three calls in a row")
+	}
+	if got := s.upAfter(host, objectFailed); !got.IsZero() {
+		t.Fatalf("up after %s at two successes", got)
+	}
+	if !s.succeeded(host, at(3)) {
+		t.Fatal("not recovered after three calls in a row")
+	}
+	if got := s.upAfter(host, objectFailed); !got.Equal(at(3)) {
+		t.Fatalf("upAfter = %s, want %s", got, at(3))
+	}
+
+	// A flaky service fails a call again: the recovery after the object's
+	// failure still stands.
+	s.failed(host)
+	if got := s.upAfter(host, objectFailed); !got.Equal(at(3)) {
+		t.Fatalf("after a later failure upAfter = %s, want the recovery at %s", got, at(3))
+	}
+	// An object that failed after that recovery waits for the next one.
+	if got := s.upAfter(host, at(4)); !got.IsZero() {
+		t.Fatalf("an object that failed at %s is up after %s", at(4), got)
+	}
+	// One lucky call of a mostly failing service releases nobody.
+	s.succeeded(host, at(5))
+	s.failed(host)
+	s.succeeded(host, at(6))
+	s.succeeded(host, at(7))
+	if got := s.upAfter(host, at(4)); !got.IsZero() {
+		t.Fatalf("up after %s without three calls in a row", got)
+	}
+	if !s.succeeded(host, at(8)) || !s.upAfter(host, at(4)).Equal(at(8)) {
+		t.Fatalf("upAfter = %s, want %s", s.upAfter(host, at(4)), at(8))
+	}
+
+	// Other hosts, no host, no failure time.
+	if !s.upAfter("other.example.com", objectFailed).IsZero() || !s.upAfter(host, time.Time{}).IsZero() {
+		t.Error("a recovery of one host released another, or an object with no failure")
+	}
+	if s.succeeded("", at(9)) {
+		t.Error("an empty host recovered")
+	}
+
+	// Memory stays bounded whatever the flakiness.
+	for i := range 10 * maxRecoveries {
+		s.failed(host)
+		for j := range healthyAfter {
+			s.succeeded(host, at(10).Add(time.Duration(i*healthyAfter+j)*time.Millisecond))
+		}
+	}
+	if n := len(s.hosts[host].recoveries); n != maxRecoveries {
+		t.Errorf("%d recoveries remembered, want at most %d", n, maxRecoveries)
+	}
+}
