@@ -239,7 +239,7 @@ func (r *runInfo) memoryTable(w *writer) {
 	}
 	w.p("\n")
 	w.p("Peak RSS is the VmHWM (procfs) of the manager that ran the phases above (issuance, wave, steady state), CPU its user + system time; peak heap is the highest `go_memstats_heap_inuse_bytes` sampled every %s (these scrapes are part of the load, as Prometheus' would be). ", r.opts.sampleEvery)
-	w.p("No token: that manager before the first ArcGISToken. Idle: a freshly started manager once it has reconciled every ArcGISToken and is idle, then another after the benchmark added the unrelated Secrets (1 KiB each, namespace `%s`); each the median of 5 samples 2 s apart, each right after a garbage collection the benchmark forces (pprof `heap?gc=1`), so the heap is the live heap. Anonymous: RssAnon, resident memory that is not the executable's pages (RssFile: the manager's binary is about 75 MB, and the pages it touches count in its RSS).\n\n", r.opts.unrelatedNS)
+	w.p("No token: that manager before the first ArcGISToken. Idle: a freshly started manager once it has reconciled every ArcGISToken and is idle, then another after the benchmark added the unrelated Secrets (1 KiB each, namespace `%s`); each the median of 5 samples 2 s apart, each right after a garbage collection the benchmark forces (pprof `heap?gc=1`), so the heap is the live heap. Anonymous: RssAnon, resident memory that is not the executable's pages (RssFile: the manager's binary is %s, and the pages it touches count in its RSS).\n\n", r.opts.unrelatedNS, binarySize(r.opts.managerBin))
 }
 
 func (r *runInfo) growthTable(w *writer) {
@@ -494,4 +494,13 @@ func thousands(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// binarySize is the size of the manager's executable, for the report.
+func binarySize(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "of unknown size"
+	}
+	return fmt.Sprintf("%.1f MB", float64(fi.Size())/1e6)
 }
