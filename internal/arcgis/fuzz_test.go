@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -81,8 +82,8 @@ func bodyTokens(body []byte) []string {
 }
 
 // checkNoLeak fails when a secret of at least minSubstringSecret bytes shows
-// in the message, or in the error text beyond what the error's fixed parts
-// (reason, endpoint, host) already hold.
+// in the message or the code, or in the error text beyond what its parts
+// without the message already hold.
 func checkNoLeak(t *testing.T, e *Error, secret string) {
 	t.Helper()
 	if len(secret) < minSubstringSecret {
@@ -91,7 +92,13 @@ func checkNoLeak(t *testing.T, e *Error, secret string) {
 	if strings.Contains(e.Message, secret) {
 		t.Fatalf("message holds %q: %q", secret, e.Message)
 	}
-	fixed := string(e.Reason) + " from " + e.Endpoint + " at " + e.Host
+	// The code is the service's number: a service may echo a numeric secret.
+	if e.Code != 0 && strings.Contains(strconv.Itoa(e.Code), secret) {
+		t.Fatalf("code holds %q: %d", secret, e.Code)
+	}
+	// The rest of the text is the client's own words and the transport's
+	// status, checked above or holding nothing from the body.
+	fixed := (&Error{Reason: e.Reason, Endpoint: e.Endpoint, Host: e.Host, HTTPStatus: e.HTTPStatus, Code: e.Code}).Error()
 	if !strings.Contains(fixed, secret) && strings.Contains(e.Error(), secret) {
 		t.Fatalf("error text holds %q: %q", secret, e.Error())
 	}

@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode"
@@ -113,6 +114,17 @@ func (s *secrets) add(vals ...string) {
 			s.vals = append(s.vals, v)
 		}
 	}
+}
+
+// within reports whether text holds a secret long enough to be told apart
+// from an ordinary number or word (minSubstringSecret bytes or more).
+func (s *secrets) within(text string) bool {
+	for _, v := range s.list() {
+		if len(v) >= minSubstringSecret && strings.Contains(text, v) {
+			return true
+		}
+	}
+	return false
 }
 
 // list returns the values and their common encodings, longest first so that
@@ -317,6 +329,12 @@ func (e *Error) sanitized(sec *secrets) *Error {
 	}
 	c := *e
 	c.Message = sanitize(c.Message, sec)
+	if c.Code != 0 && sec.within(strconv.Itoa(c.Code)) {
+		// The code is the service's number, and a service that echoes a
+		// numeric password into it must not have it printed. No ArcGIS
+		// code is long enough to hold a secret, so nothing real is lost.
+		c.Code = 0
+	}
 	if c.Message == "" && e.Message != "" {
 		c.Message = "the message held nothing printable"
 	}
