@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -194,11 +195,14 @@ func TestServiceRecoveryEndsBackoff(t *testing.T) {
 	h.quiesce()
 	before := h.calls(arcgissim.EndpointPortalGenerateToken)
 
-	// The service is back. Three other tokens renew (asked for: at once).
+	// The service is back. Three other tokens renew (asked for: at once),
+	// the first at the service's next trial call (TestOutageCallsTheServiceOncePerTrial).
 	h.sim.ClearFaults()
+	h.clock.Step(trialEvery)
 	for i, n := range []string{"a", "b", "c"} {
+		old := string(h.secret(n).Data[arcgisv1alpha1.SecretKeyToken])
 		renew(n, fmt.Sprintf("2026-12-06T05:00:0%dZ", i))
-		h.waitToken(n, "")
+		h.waitToken(n, old)
 		h.quiesce()
 	}
 	// Nobody pokes "held": the recovery queued it. Within the spread of the
@@ -212,5 +216,119 @@ func TestServiceRecoveryEndsBackoff(t *testing.T) {
 	h.quiesce()
 	if n := h.calls(arcgissim.EndpointPortalGenerateToken) - before; n != 4 {
 		t.Errorf("generateToken calls after the recovery = %d, want 4 (a, b, c and held once each)", n)
+	}
+}
+
+// The soak of issue 14 counted 4,769 generateToken calls in a 2-minute
+// outage: every one of 1,000 objects retried on its own backoff, 40 calls a
+// second at a service that answered none. Now, after openAfter calls in a row
+// found the service unavailable, its objects do not call it: the first object
+// due calls it once every trialEvery, and the first answer releases them all.
+func TestOutageCallsTheServiceOncePerTrial(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	var names []string
+	for i := range 12 {
+		names = append(names, fmt.Sprintf("t%02d", i))
+	}
+	olds := map[string]string{}
+	for _, n := range names {
+		h.create(h.token(n, arcgisv1alpha1.ServiceTypePortal))
+	}
+	for _, n := range names {
+		h.waitReady(n)
+		olds[n] = string(h.secret(n).Data[arcgisv1alpha1.SecretKeyToken])
+	}
+	h.quiesce()
+
+	// The portal goes down, and every object is asked for a new token.
+	if err := h.sim.InjectFault(arcgissim.Fault{Endpoint: "portal", Kind: arcgissim.FaultStatus, Status: 503}); err != nil {
+		t.Fatal(err)
+	}
+	before := h.calls(arcgissim.EndpointPortalGenerateToken)
+	for i, n := range names {
+		tok := h.get(n)
+		patch := client.MergeFrom(tok.DeepCopy())
+		tok.Annotations = map[string]string{arcgisv1alpha1.RenewAtAnnotation: fmt.Sprintf("2026-12-06T04:00:%02dZ", i)}
+		if err := k8sClient.Patch(h.ctx, tok, patch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range names {
+		h.waitCondition(n, arcgisv1alpha1.ConditionIssuing, metav1.ConditionTrue, arcgisv1alpha1.ReasonServiceUnavailable)
+	}
+	h.quiesce()
+
+	// Ten minutes of outage in 30-second steps. On their own backoffs (5 s,
+	// 10 s, … 5 minutes) the 12 objects would call about 8 times each.
+	const rounds = 20
+	for range rounds {
+		h.step(30*time.Second, names...)
+		h.quiesce()
+	}
+	calls := h.calls(arcgissim.EndpointPortalGenerateToken) - before
+	// The calls before the hold (openAfter, and those already in flight on
+	// the harness's 4 workers), then at most one trial per step.
+	if limit := openAfter + 3 + rounds; calls > limit {
+		t.Errorf("%d generateToken calls in the outage, want at most %d (one trial per %s)", calls, limit, trialEvery)
+	}
+	attempts := 0
+	for _, n := range names {
+		tok := h.get(n)
+		attempts += int(tok.Status.FailedAttempts)
+		c := meta.FindStatusCondition(tok.Status.Conditions, arcgisv1alpha1.ConditionIssuing)
+		if c == nil || c.Reason != arcgisv1alpha1.ReasonServiceUnavailable {
+			t.Fatalf("%s: Issuing = %+v, want reason %s", n, c, arcgisv1alpha1.ReasonServiceUnavailable)
+		}
+		if string(h.secret(n).Data[arcgisv1alpha1.SecretKeyToken]) != olds[n] {
+			t.Fatalf("%s: the stored token changed in an outage", n)
+		}
+	}
+	// Every attempt is still counted and shown, made or held.
+	if attempts <= calls {
+		t.Errorf("%d failed attempts in status for %d calls: the held attempts are not recorded", attempts, calls)
+	}
+	t.Logf("outage: %d generateToken calls for %d failed attempts of %d objects", calls, attempts, len(names))
+	// The objects held back say so, in the condition and an event.
+	held := 0
+	for _, n := range names {
+		c := meta.FindStatusCondition(h.get(n).Status.Conditions, arcgisv1alpha1.ConditionIssuing)
+		if strings.Contains(c.Message, "it is called once every") {
+			held++
+		}
+		h.waitEvent(n, arcgisv1alpha1.ReasonServiceUnavailable)
+	}
+	if held == 0 {
+		t.Error("no condition says the service's calls are held back")
+	}
+
+	// The service is back: the first object due makes the trial call and
+	// gets an answer, and every other object gets its new token within the
+	// recovery's spread, one call each.
+	h.sim.ClearFaults()
+	before = h.calls(arcgissim.EndpointPortalGenerateToken)
+	renewed := func() bool {
+		for _, n := range names {
+			if string(h.secret(n).Data[arcgisv1alpha1.SecretKeyToken]) != olds[n] {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; !renewed(); i++ {
+		if i == 12 {
+			t.Fatal("no object renewed within 6 minutes of the service's return")
+		}
+		h.step(30*time.Second, names...)
+		h.quiesce()
+	}
+	h.step(policies.RecoverySpread+time.Second, names...)
+	for _, n := range names {
+		h.waitToken(n, olds[n])
+		h.waitReady(n)
+	}
+	h.quiesce()
+	if n := h.calls(arcgissim.EndpointPortalGenerateToken) - before; n != len(names) {
+		t.Errorf("generateToken calls after the outage = %d, want %d (one per object)", n, len(names))
 	}
 }

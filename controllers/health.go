@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strings"
 	"sync"
@@ -27,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
+	"github.com/tokenoperator/arcgis-token-operator/internal/metrics"
 	"github.com/tokenoperator/arcgis-token-operator/internal/reasons"
 )
 
@@ -35,16 +37,34 @@ import (
 // not release every object it held back.
 const healthyAfter = 3
 
+// openAfter is how many calls in a row must find a service unavailable
+// before its calls are held back: a service that fails one call in ten fails
+// five in a row about once in 100,000 calls, an outage at once.
+const openAfter = 5
+
+// trialEvery is how often a held-back service is called, by the first object
+// due after it: one call per host every trialEvery while it fails, where
+// every object would otherwise make its own calls at its own backoff.
+const trialEvery = 5 * time.Second
+
 // maxRecoveries bounds the recoveries remembered per host: a flaky service
 // recovers after every failure, and an object needs only the first recovery
 // after its own failure, within seconds of it.
 const maxRecoveries = 64
 
-// serviceHealth remembers, per ArcGIS host, when the service came back after
-// failing: an outage grows every object's backoff to its cap (5 minutes), and
-// the objects must not wait that out once the service is back
-// (policies.RetryAt). It learns from the calls the reconciler makes anyway
-// (generateToken and the checks of stored tokens); it makes none of its own.
+// serviceHealth remembers, per ArcGIS service, whether it answers.
+//
+//   - While it fails (openAfter calls in a row found it unavailable), the
+//     objects that use it do not call it: one call every trialEvery, made by
+//     the first object due, tells when it is back (a circuit breaker, open
+//     and half-open in its usual words). An outage would otherwise cost
+//     every object its own calls, 40 a second for 1,000 objects.
+//   - When it came back after failing: an outage grows every object's
+//     backoff to its cap (5 minutes), and the objects must not wait that out
+//     once the service is back (policies.RetryAt).
+//
+// It learns from the calls the reconciler makes anyway (generateToken and
+// the checks of stored tokens); it makes none of its own.
 type serviceHealth struct {
 	mu    sync.Mutex
 	hosts map[string]*hostHealth
@@ -53,6 +73,11 @@ type serviceHealth struct {
 type hostHealth struct {
 	streak int  // calls in a row that succeeded
 	failed bool // a call failed since the host last recovered
+	fails  int  // calls in a row that found the service unavailable
+	// held says the service's calls are held back (fails reached
+	// openAfter); trialAt is when the next object may call it.
+	held    bool
+	trialAt time.Time
 	// recoveries are the times the host came back (healthyAfter calls in a
 	// row after a failure), oldest first. A later failure does not undo
 	// them: an object that failed before a recovery may retry even if the
@@ -64,8 +89,8 @@ func newServiceHealth() *serviceHealth {
 	return &serviceHealth{hosts: map[string]*hostHealth{}}
 }
 
-// failed records a call that found the service unavailable.
-func (s *serviceHealth) failed(host string) {
+// failed records a call that found the service unavailable at now.
+func (s *serviceHealth) failed(host string, now time.Time) {
 	if host == "" {
 		return
 	}
@@ -73,10 +98,37 @@ func (s *serviceHealth) failed(host string) {
 	defer s.mu.Unlock()
 	h := s.get(host)
 	h.streak, h.failed = 0, true
+	h.fails++
+	if h.fails >= openAfter && !h.held {
+		h.held, h.trialAt = true, now.Add(trialEvery)
+	}
+}
+
+// admit says whether an object may call the service at now. While the
+// service's calls are held back, the first object at or after the trial time
+// may, and the next trial is trialEvery later; the others are told when it is
+// and how many calls in a row failed.
+func (s *serviceHealth) admit(host string, now time.Time) (ok bool, trialAt time.Time, fails int) {
+	if host == "" {
+		return true, time.Time{}, 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, found := s.hosts[host]
+	if !found || !h.held {
+		return true, time.Time{}, 0
+	}
+	if !now.Before(h.trialAt) {
+		h.trialAt = now.Add(trialEvery)
+		return true, h.trialAt, h.fails
+	}
+	return false, h.trialAt, h.fails
 }
 
 // succeeded records a call the service answered. It returns true when the
-// service is up again after failing: the objects it held back can retry.
+// service is up again after failing: the objects it held back can retry. A
+// service whose calls were held back is up at its first answer: its calls are
+// no longer held, and a relapse holds them again after openAfter calls.
 func (s *serviceHealth) succeeded(host string, now time.Time) (recovered bool) {
 	if host == "" {
 		return false
@@ -85,8 +137,9 @@ func (s *serviceHealth) succeeded(host string, now time.Time) (recovered bool) {
 	defer s.mu.Unlock()
 	h := s.get(host)
 	h.streak++
-	if h.failed && h.streak >= healthyAfter {
-		h.failed = false
+	h.fails = 0
+	if h.failed && (h.streak >= healthyAfter || h.held) {
+		h.failed, h.held = false, false
 		if len(h.recoveries) == maxRecoveries {
 			h.recoveries = append(h.recoveries[:0], h.recoveries[1:]...)
 		}
@@ -144,8 +197,22 @@ func (r *ArcGISTokenReconciler) serviceAnswered(tok *arcgisv1alpha1.ArcGISToken)
 
 func (r *ArcGISTokenReconciler) serviceFailed(tok *arcgisv1alpha1.ArcGISToken, reason string) {
 	if reasons.Lookup(reason).EndsWithRecovery {
-		r.memory.services.failed(serviceHost(tok))
+		r.memory.services.failed(serviceHost(tok), r.Clock.Now())
 	}
+}
+
+// serviceHeld says why the ArcGISToken must not call its service now, or
+// returns "" when it may: the service's calls are held back after failing,
+// and this object is not the one to try it.
+func (r *ArcGISTokenReconciler) serviceHeld(tok *arcgisv1alpha1.ArcGISToken) string {
+	host := serviceHost(tok)
+	ok, trialAt, fails := r.memory.services.admit(host, r.Clock.Now())
+	if ok {
+		return ""
+	}
+	metrics.CallHeld(host)
+	return fmt.Sprintf("the service at %s failed its last %d calls; it is called once every %s until it answers, next at %s",
+		host, fails, trialEvery, formatTime(trialAt))
 }
 
 // releaseWaiting queues the ArcGISTokens of a host whose last failure was

@@ -31,8 +31,8 @@ func TestServiceHealthRemembersRecoveries(t *testing.T) {
 	at := func(sec int) time.Time { return time.Date(2026, 12, 6, 5, 0, sec, 0, time.UTC) }
 	const host = "gis.example.com"
 
-	s.failed(host) // an object's failure, in an outage
 	objectFailed := at(0)
+	s.failed(host, objectFailed) // an object's failure, in an outage
 	if s.succeeded(host, at(1)) || s.succeeded(host, at(2)) {
 		t.Fatal("recovered after fewer than three calls in a row")
 	}
@@ -48,7 +48,7 @@ func TestServiceHealthRemembersRecoveries(t *testing.T) {
 
 	// A flaky service fails a call again: the recovery after the object's
 	// failure still stands.
-	s.failed(host)
+	s.failed(host, objectFailed)
 	if got := s.upAfter(host, objectFailed); !got.Equal(at(3)) {
 		t.Fatalf("after a later failure upAfter = %s, want the recovery at %s", got, at(3))
 	}
@@ -58,7 +58,7 @@ func TestServiceHealthRemembersRecoveries(t *testing.T) {
 	}
 	// One lucky call of a mostly failing service releases nobody.
 	s.succeeded(host, at(5))
-	s.failed(host)
+	s.failed(host, at(5))
 	s.succeeded(host, at(6))
 	s.succeeded(host, at(7))
 	if got := s.upAfter(host, at(4)); !got.IsZero() {
@@ -78,12 +78,86 @@ func TestServiceHealthRemembersRecoveries(t *testing.T) {
 
 	// Memory stays bounded whatever the flakiness.
 	for i := range 10 * maxRecoveries {
-		s.failed(host)
+		s.failed(host, objectFailed)
 		for j := range healthyAfter {
 			s.succeeded(host, at(10).Add(time.Duration(i*healthyAfter+j)*time.Millisecond))
 		}
 	}
 	if n := len(s.hosts[host].recoveries); n != maxRecoveries {
 		t.Errorf("%d recoveries remembered, want at most %d", n, maxRecoveries)
+	}
+}
+
+// An outage holds the service's calls back after openAfter failures in a
+// row: one trial call every trialEvery, by the first object due, and the
+// first answer ends it.
+func TestServiceHealthHoldsCallsInAnOutage(t *testing.T) {
+	t.Parallel()
+	s := newServiceHealth()
+	start := time.Date(2026, 12, 6, 5, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) time.Time { return start.Add(d) }
+	const host = "gis.example.com"
+	admitted := func(now time.Time) bool {
+		ok, _, _ := s.admit(host, now)
+		return ok
+	}
+
+	for i := range openAfter - 1 {
+		s.failed(host, at(0))
+		if !admitted(at(time.Duration(i) * time.Millisecond)) {
+			t.Fatalf("held after %d failures in a row, want %d", i+1, openAfter)
+		}
+	}
+	// A success in between starts the count again: a flaky service is
+	// never held.
+	s.succeeded(host, at(0))
+	for range openAfter - 1 {
+		s.failed(host, at(0))
+	}
+	if !admitted(at(0)) {
+		t.Fatal("held after a success and fewer than openAfter failures")
+	}
+	s.failed(host, at(0))
+	ok, trialAt, fails := s.admit(host, at(time.Second))
+	if ok || !trialAt.Equal(at(trialEvery)) || fails != openAfter {
+		t.Fatalf("admit after %d failures = %t, trial at %s, %d failures; want held until %s", openAfter, ok, trialAt, fails, at(trialEvery))
+	}
+	if !admitted(at(trialEvery)) {
+		t.Fatal("the trial call was refused")
+	}
+	// One trial per period, whoever asks.
+	for d := trialEvery; d < 2*trialEvery; d += 100 * time.Millisecond {
+		if admitted(at(d)) {
+			t.Fatalf("a second call admitted at %s within the trial period", d)
+		}
+	}
+	s.failed(host, at(trialEvery+time.Second)) // the trial failed
+	if _, _, fails := s.admit(host, at(trialEvery+time.Second)); fails != openAfter+1 {
+		t.Errorf("failures in a row = %d, want %d", fails, openAfter+1)
+	}
+	if !admitted(at(2 * trialEvery)) {
+		t.Fatal("the next trial was refused")
+	}
+	// The trial's answer ends the hold at once and counts as the recovery.
+	if !s.succeeded(host, at(2*trialEvery)) {
+		t.Fatal("the trial's success is not a recovery")
+	}
+	if !s.upAfter(host, at(0)).Equal(at(2 * trialEvery)) {
+		t.Errorf("upAfter = %s, want %s", s.upAfter(host, at(0)), at(2*trialEvery))
+	}
+	for i := range 100 {
+		if !admitted(at(2*trialEvery + time.Duration(i)*time.Millisecond)) {
+			t.Fatal("calls still held after the service answered")
+		}
+	}
+	// Other hosts and no host are never held.
+	for range 2 * openAfter {
+		s.failed(host, at(time.Minute))
+	}
+	if ok, _, _ := s.admit("other.example.com", at(time.Minute)); !ok {
+		t.Error("an outage of one host held another")
+	}
+	if ok, _, _ := s.admit("", at(time.Minute)); !ok {
+		t.Error("an object without a host was held")
 	}
 }

@@ -73,6 +73,14 @@ func (r *ArcGISTokenReconciler) issue(ctx context.Context, tok *arcgisv1alpha1.A
 		}
 	}
 
+	// No call to a service that is failing, but its one trial call.
+	if why := r.serviceHeld(tok); why != "" {
+		r.recordFailure(tok, arcgisv1alpha1.ReasonServiceUnavailable, in.failedFor(), r.Clock.Now())
+		at, _ := r.retryAt(tok, in.failedFor())
+		done.fail(arcgisv1alpha1.ReasonServiceUnavailable, fmt.Sprintf("No token requested: %s; next attempt at %s", why, formatTime(at)))
+		return nil
+	}
+
 	// No login without knowing which account it counts against.
 	var err error
 	if in.accountKey, err = r.Issuer.Account(ctx, in.request); err != nil {
@@ -254,6 +262,16 @@ func (r *ArcGISTokenReconciler) namespaceTerminating(ctx context.Context, tok *a
 // probe checks the stored token against the service. A check that changes
 // nothing changes only memory: it costs no status write.
 func (r *ArcGISTokenReconciler) probe(ctx context.Context, tok *arcgisv1alpha1.ArcGISToken, in *inputs, done *report) {
+	if why := r.serviceHeld(tok); why != "" {
+		// Not checked: the check is due again after the checks' own
+		// backoff, as if it had failed, without the call.
+		_, failures := r.lastProbe(tok)
+		r.memory.setProbe(tok.UID, probeState{at: r.Clock.Now(), failures: failures + 1})
+		done.probed = true
+		done.probeFailure = &policies.Cause{Reason: arcgisv1alpha1.ReasonValidationFailed,
+			Message: fmt.Sprintf("The stored token was not checked: %s; the token is kept", why)}
+		return
+	}
 	token := string(in.secret.Data[arcgisv1alpha1.SecretKeyToken])
 	v, err := r.Issuer.ValidateToken(ctx, tokenspec.ValidateRequest(&tok.Spec, token, in.caBundle))
 	now := r.Clock.Now()

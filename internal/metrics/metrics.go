@@ -54,6 +54,12 @@ var (
 		Help: "HTTP requests to ArcGIS services, by service host, logical endpoint and result (Success or a failure reason).",
 	}, []string{"host", "endpoint", "reason"})
 
+	held = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "arcgistoken_calls_held_total",
+		Help: "Calls to ArcGIS services not made, by service host, because the service failed its last calls: " +
+			"while it does, it is called once every 5 seconds until it answers.",
+	}, []string{"host"})
+
 	latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "arcgistoken_request_duration_seconds",
 		Help:    "Duration of HTTP requests to ArcGIS services, by service host and logical endpoint.",
@@ -79,7 +85,7 @@ var registerOnce sync.Once
 // an effect.
 func Register(tokens Tokens) {
 	registerOnce.Do(func() {
-		ctrlmetrics.Registry.MustRegister(requests, latency, &tokenCollector{tokens: tokens})
+		ctrlmetrics.Registry.MustRegister(requests, held, latency, &tokenCollector{tokens: tokens})
 	})
 }
 
@@ -140,4 +146,10 @@ func status(t *arcgisv1alpha1.ArcGISToken) (ready, issuing, reason string) {
 func ObserveRequest(o arcgis.Observation) {
 	requests.WithLabelValues(o.Host, o.Endpoint, o.Result).Inc()
 	latency.WithLabelValues(o.Host, o.Endpoint).Observe(o.Duration.Seconds())
+}
+
+// CallHeld counts a call to the service at host that was not made because
+// the service failed its last calls.
+func CallHeld(host string) {
+	held.WithLabelValues(host).Inc()
 }
