@@ -251,6 +251,11 @@ func (k *apiKeyRun) readApp(ctx context.Context) (bool, error) {
 		}
 		return true, nil
 	}
+	// No call to a service that is failing, but its one trial call.
+	if why := k.r.serviceHeld(k.tok); why != "" {
+		k.fail(arcgisv1alpha1.ReasonServiceUnavailable, "No call made: "+why, true)
+		return true, nil
+	}
 	if k.ownerToken == "" {
 		ok, err := k.login(ctx)
 		if !ok || err != nil {
@@ -267,6 +272,7 @@ func (k *apiKeyRun) readApp(ctx context.Context) (bool, error) {
 		return true, k.serviceFailure(ctx, err, "read the item")
 	}
 	k.app, k.item = app, item
+	k.r.serviceAnswered(k.tok)
 	apikeys.Observe(k.status(), apikeys.App{AppType: app.AppType, Active: app.Active, Expiration: item.Expiration})
 	return false, nil
 }
@@ -338,6 +344,7 @@ func (k *apiKeyRun) serviceFailure(ctx context.Context, err error, what string) 
 				cause: fmt.Sprintf("The service asked to wait until %s", formatTime(k.now.Add(d)))})
 		}
 	}
+	k.r.serviceFailed(k.tok, reason)
 	k.r.recordFailure(k.tok, reason, k.in.failedFor(), k.now)
 	at, _ := k.r.retryAt(k.tok, k.in.failedFor())
 	msg := fmt.Sprintf("Failed to %s: %s; next attempt at %s", what, strings.TrimSuffix(err.Error(), "."), formatTime(at))

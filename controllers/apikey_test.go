@@ -327,6 +327,69 @@ func TestAPIKeyServiceDownAcrossRenewal(t *testing.T) {
 	h.waitReady("down")
 }
 
+// TestAPIKeyHeldInAnOutage: while the portal's calls are held back (other
+// ArcGISTokens found it down), an API key due for rotation makes no call
+// either; it rotates once the service answers.
+func TestAPIKeyHeldInAnOutage(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, withKeyItem(keyItem(arcgissim.APIKeySlot{}, arcgissim.APIKeySlot{})))
+	h.create(h.apiKeyToken("key"))
+	first := string(h.waitSlot("key", 1, "").Data["token"])
+	h.waitStep("key", arcgisv1alpha1.APIKeyStepIdle)
+	var names []string
+	for i := range openAfter {
+		names = append(names, fmt.Sprintf("t%d", i))
+		h.create(h.token(names[i], arcgisv1alpha1.ServiceTypePortal))
+	}
+	for _, n := range names {
+		h.waitReady(n)
+	}
+	h.quiesce()
+
+	// The portal goes down, and the other tokens find it so.
+	if err := h.sim.InjectFault(arcgissim.Fault{Endpoint: "portal", Kind: arcgissim.FaultStatus, Status: 503}); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range names {
+		tok := h.get(n)
+		patch := client.MergeFrom(tok.DeepCopy())
+		tok.Annotations = map[string]string{arcgisv1alpha1.RenewAtAnnotation: fmt.Sprintf("2026-12-06T04:00:%02dZ", i)}
+		if err := k8sClient.Patch(h.ctx, tok, patch); err != nil {
+			t.Fatal(err)
+		}
+		h.waitCondition(n, arcgisv1alpha1.ConditionIssuing, metav1.ConditionTrue, arcgisv1alpha1.ReasonServiceUnavailable)
+	}
+	h.quiesce()
+
+	// The key's rotation is due; the clock does not move meanwhile, so the
+	// trial is not due and the key makes no call.
+	h.clock.Step(21 * day)
+	h.poke(names[0]) // the trial, which fails
+	h.eventually("the trial call", func() (bool, string) {
+		return h.get(names[0]).Status.FailedAttempts >= 2, "no second failure"
+	})
+	h.quiesce()
+	before := h.sim.Counters()
+	h.poke("key")
+	got := h.waitCondition("key", arcgisv1alpha1.ConditionIssuing, metav1.ConditionTrue, arcgisv1alpha1.ReasonServiceUnavailable)
+	if c := findCondition(got, arcgisv1alpha1.ConditionIssuing); !strings.Contains(c.Message, "it is called once every") {
+		t.Errorf("Issuing says %q, want it to say the calls are held back", c.Message)
+	}
+	h.quiesce()
+	if calls := callsDuring(before, h.sim.Counters()); len(calls.list) != 0 {
+		t.Errorf("the key called the service while its calls were held back: %v", calls.list)
+	}
+	if string(h.secret("key").Data["token"]) != first || !h.liveKey(first) {
+		t.Fatal("the old key was lost while the service was down")
+	}
+
+	// The service answers again: the key rotates.
+	h.sim.ClearFaults()
+	h.step(10*time.Minute, "key")
+	h.waitSlot("key", 2, first)
+	h.waitReady("key")
+}
+
 // TestAPIKeyWrongOwnerPassword: the owner's login fails; the guard keeps
 // the account clear of a lock-out, and nothing is touched.
 func TestAPIKeyWrongOwnerPassword(t *testing.T) {

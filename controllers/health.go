@@ -68,6 +68,9 @@ const maxRecoveries = 64
 type serviceHealth struct {
 	mu    sync.Mutex
 	hosts map[string]*hostHealth
+	// openAfter is the constant openAfter, but where a test plants a
+	// breaker that never holds.
+	openAfter int
 }
 
 type hostHealth struct {
@@ -86,7 +89,7 @@ type hostHealth struct {
 }
 
 func newServiceHealth() *serviceHealth {
-	return &serviceHealth{hosts: map[string]*hostHealth{}}
+	return &serviceHealth{hosts: map[string]*hostHealth{}, openAfter: openAfter}
 }
 
 // failed records a call that found the service unavailable at now.
@@ -99,7 +102,7 @@ func (s *serviceHealth) failed(host string, now time.Time) {
 	h := s.get(host)
 	h.streak, h.failed = 0, true
 	h.fails++
-	if h.fails >= openAfter && !h.held {
+	if h.fails >= s.openAfter && !h.held {
 		h.held, h.trialAt = true, now.Add(trialEvery)
 	}
 }

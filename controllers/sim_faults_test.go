@@ -106,12 +106,27 @@ func (w *simWorld) injectSimFault(f arcgissim.Fault, what string, d time.Duratio
 		return
 	}
 	w.simFault = w.disturb(what, "all", graceTransient)
+	if f.Endpoint == "" && f.Kind == arcgissim.FaultStatus && f.Count == 0 {
+		w.outage = &simOutage{start: w.now(), hosts: map[string]*simOutageHost{}}
+	}
 	w.logf("  %s for %s", what, d)
 	w.schedule(w.after(d), what+" ends", func(w *simWorld) {
 		w.sim.ClearFaults()
 		w.closeDisturbance(w.simFault)
-		w.simFault = nil
+		w.simFault, w.outage = nil, nil
 	})
+}
+
+// simOutage is a fault that fails every call to the service, and per host
+// the reconciles that called it since the operator started.
+type simOutage struct {
+	start time.Time
+	hosts map[string]*simOutageHost
+}
+
+type simOutageHost struct {
+	calls int       // reconciles that called the host since the operator started
+	last  time.Time // the last of them
 }
 
 func (w *simWorld) faultOutage() {

@@ -47,6 +47,7 @@ var simInvariants = map[string]string{
 	"result-or-error":       "Reconcile never returns a RequeueAfter together with an error (controller-runtime drops the result)",
 	"reconcile-returns":     "Reconcile returns (a wait on a fake clock never ends)",
 	"reconcile-panics":      "Reconcile does not panic",
+	"outage-calls":          "while every call to the service fails, after openAfter reconciles that called a host (since the operator started), two reconciles that call it are at least trialEvery apart: one trial call per host, whatever the number of objects",
 	"world":                 "the simulation's own faults could be injected",
 }
 
@@ -90,6 +91,7 @@ func (w *simWorld) checkReconcile(o *simObject, tok *arcgisv1alpha1.ArcGISToken,
 	for _, nw := range w.cur.noopWrites {
 		w.violate("write-changes", "%s changed nothing", nw)
 	}
+	w.checkOutageCalls(o, tok, calls)
 
 	// reconcile-loop
 	o.recent = append(o.recent, now)
@@ -295,4 +297,24 @@ func renewalOf(tok *arcgisv1alpha1.ArcGISToken) string {
 		return "unset"
 	}
 	return fmtElapsed(tok.Status.RenewalTime.Sub(simEpoch))
+}
+
+// checkOutageCalls: in an outage of the whole service, a host's calls are
+// held back after openAfter failures in a row: one trial per trialEvery.
+func (w *simWorld) checkOutageCalls(o *simObject, tok *arcgisv1alpha1.ArcGISToken, calls simCalls) {
+	if w.outage == nil || len(calls.list) == 0 || tok == nil {
+		return
+	}
+	host := serviceHost(tok)
+	h := w.outage.hosts[host]
+	if h == nil {
+		h = &simOutageHost{}
+		w.outage.hosts[host] = h
+	}
+	h.calls++
+	if gap := w.now().Sub(h.last); h.calls > openAfter && gap < trialEvery {
+		w.violate("outage-calls", "%s called %s (%s) %s after the previous call, in an outage %s old, after %d calls: want one trial every %s",
+			o.name, host, strings.Join(calls.list, " "), gap, w.now().Sub(w.outage.start), h.calls-1, trialEvery)
+	}
+	h.last = w.now()
 }

@@ -229,6 +229,7 @@ type simWorld struct {
 	agenda      []simEvent
 	seq         int
 	simFault    *simDisturbance // at most one simulator fault at a time
+	outage      *simOutage      // a simulator fault that fails every call
 	secretFault *simWriteFault
 	statusFault *simWriteFault
 	disturbs    []*simDisturbance
@@ -484,6 +485,9 @@ func (c *simCreds) data() map[string][]byte {
 // manager's initial list.
 func (w *simWorld) startOperator() {
 	w.op = newSimOperator(w.api, w.clock, w.rec)
+	if w.outage != nil {
+		clear(w.outage.hosts) // a new operator knows nothing of the outage
+	}
 	if w.cfg.plant != nil && w.cfg.plant.operator != nil {
 		w.cfg.plant.operator(w, w.op)
 	}

@@ -35,6 +35,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -197,10 +198,33 @@ func TestSimulationCatchesPlantedBugs(t *testing.T) {
 				"503 on generateToken", d)
 		}}
 	}
+	// An outage of the whole service as every object is asked to renew:
+	// their backoffs start together.
+	wholeOutage := func(at, d time.Duration) simEvent {
+		return simEvent{at: at, what: "outage of the whole service, every object renewing", do: func(w *simWorld) {
+			w.injectSimFault(arcgissim.Fault{Kind: arcgissim.FaultStatus, Status: 503}, "503 on everything", d)
+			for _, o := range w.objects {
+				tok := w.token(o)
+				orig := tok.DeepCopy()
+				metav1.SetMetaDataAnnotation(&tok.ObjectMeta, arcgisv1alpha1.RenewAtAnnotation, w.now().Format(time.RFC3339))
+				if err := w.raw.Patch(context.Background(), tok, client.MergeFrom(orig)); err != nil {
+					w.violate("world", "asking %s to renew: %v", o.name, err)
+				}
+				w.enqueue(o)
+			}
+		}}
+	}
 	tests := map[string]struct {
 		plant *simPlant
 		want  string
 	}{
+		"a service health that never holds a failing service's calls": {
+			plant: &simPlant{
+				operator: func(w *simWorld, r *ArcGISTokenReconciler) { r.memory.services.openAfter = math.MaxInt },
+				script:   []simEvent{wholeOutage(2*time.Hour, 3*time.Hour)},
+			},
+			want: "outage-calls",
+		},
 		"an issuer that asks for every token twice": {
 			plant: &simPlant{operator: func(w *simWorld, r *ArcGISTokenReconciler) {
 				r.Issuer = doubleIssuer{r.Issuer}
