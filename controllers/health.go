@@ -86,6 +86,10 @@ type hostHealth struct {
 	// them: an object that failed before a recovery may retry even if the
 	// service has failed a call since, as a flaky one does all the time.
 	recoveries []time.Time
+	// releasing says a release of the objects waiting on this host runs
+	// (releaseWaiting); again, that a recovery came while it did, so it
+	// runs once more.
+	releasing, again bool
 }
 
 func newServiceHealth() *serviceHealth {
@@ -169,6 +173,32 @@ func (s *serviceHealth) upAfter(host string, t time.Time) time.Time {
 	return time.Time{}
 }
 
+// startRelease says whether a recovery of host must start releasing the
+// objects that wait on it: not when a release runs already, which then runs
+// once more for this recovery.
+func (s *serviceHealth) startRelease(host string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.get(host)
+	if h.releasing {
+		h.again = true
+		return false
+	}
+	h.releasing = true
+	return true
+}
+
+// releaseDone ends a release of host's objects, unless a recovery came while
+// it ran: then it says to run it again.
+func (s *serviceHealth) releaseDone(host string) (again bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.get(host)
+	again, h.again = h.again, false
+	h.releasing = again
+	return again
+}
+
 func (s *serviceHealth) get(host string) *hostHealth {
 	h, ok := s.hosts[host]
 	if !ok {
@@ -193,7 +223,7 @@ func serviceHost(tok *arcgisv1alpha1.ArcGISToken) string {
 // recovery source, the objects that wait on the service's failure.
 func (r *ArcGISTokenReconciler) serviceAnswered(tok *arcgisv1alpha1.ArcGISToken) {
 	host := serviceHost(tok)
-	if r.memory.services.succeeded(host, r.Clock.Now()) && r.recoveries != nil {
+	if r.memory.services.succeeded(host, r.Clock.Now()) && r.recoveries != nil && r.memory.services.startRelease(host) {
 		go r.releaseWaiting(host)
 	}
 }
@@ -220,20 +250,26 @@ func (r *ArcGISTokenReconciler) serviceHeld(tok *arcgisv1alpha1.ArcGISToken) str
 
 // releaseWaiting queues the ArcGISTokens of a host whose last failure was
 // the service's: their next reconcile plans the retry within
-// policies.RecoverySpread.
+// policies.RecoverySpread. One release per host runs at a time, once more
+// for all the recoveries that came while it ran: a flaky service recovers
+// every few seconds, and each release reads every ArcGISToken.
 func (r *ArcGISTokenReconciler) releaseWaiting(host string) {
-	list := &arcgisv1alpha1.ArcGISTokenList{}
-	if err := r.List(context.Background(), list, client.UnsafeDisableDeepCopy); err != nil {
-		return
-	}
-	for i := range list.Items {
-		tok := &list.Items[i]
-		if !reasons.Lookup(tok.Status.LastFailureReason).EndsWithRecovery || serviceHost(tok) != host {
-			continue
+	for {
+		list := &arcgisv1alpha1.ArcGISTokenList{}
+		if err := r.List(context.Background(), list, client.UnsafeDisableDeepCopy); err == nil {
+			for i := range list.Items {
+				tok := &list.Items[i]
+				if !reasons.Lookup(tok.Status.LastFailureReason).EndsWithRecovery || serviceHost(tok) != host {
+					continue
+				}
+				select {
+				case r.recoveries <- event.GenericEvent{Object: tok}:
+				case <-r.stopping:
+					return
+				}
+			}
 		}
-		select {
-		case r.recoveries <- event.GenericEvent{Object: tok}:
-		case <-r.stopping:
+		if !r.memory.services.releaseDone(host) {
 			return
 		}
 	}

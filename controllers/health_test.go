@@ -17,8 +17,17 @@ limitations under the License.
 package controllers
 
 import (
+	"context"
+	"sync"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
 )
 
 // A service comes back after three calls in a row succeed, and a recovery
@@ -159,5 +168,92 @@ func TestServiceHealthHoldsCallsInAnOutage(t *testing.T) {
 	}
 	if ok, _, _ := s.admit("", at(time.Minute)); !ok {
 		t.Error("an object without a host was held")
+	}
+}
+
+// blockingLister is a client whose List of ArcGISTokens waits for release
+// and counts the Lists running at once.
+type blockingLister struct {
+	client.Client
+	items   []arcgisv1alpha1.ArcGISToken
+	release chan struct{}
+
+	mu            sync.Mutex
+	running, most int
+	calls         int
+}
+
+func (c *blockingLister) List(_ context.Context, list client.ObjectList, _ ...client.ListOption) error {
+	c.mu.Lock()
+	c.calls++
+	c.running++
+	c.most = max(c.most, c.running)
+	c.mu.Unlock()
+	<-c.release
+	c.mu.Lock()
+	c.running--
+	c.mu.Unlock()
+	list.(*arcgisv1alpha1.ArcGISTokenList).Items = c.items
+	return nil
+}
+
+// A flaky service at 10,000 ArcGISTokens recovers every few seconds, and
+// each recovery lists every ArcGISToken to release those that wait on it.
+// The releases of one host run one at a time: recoveries that come while one
+// runs make it run once more (an object that failed after its list was taken
+// is released too), not a goroutine and a list of every object each.
+func TestServiceRecoveriesReleaseOneAtATime(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tok := &arcgisv1alpha1.ArcGISToken{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "gis", Name: "a"},
+		Spec:       arcgisv1alpha1.ArcGISTokenSpec{URL: "https://gis.example.com/portal"},
+		Status:     arcgisv1alpha1.ArcGISTokenStatus{LastFailureReason: arcgisv1alpha1.ReasonServiceUnavailable},
+	}
+	c := &blockingLister{items: []arcgisv1alpha1.ArcGISToken{*tok}, release: make(chan struct{})}
+	r := &ArcGISTokenReconciler{Client: c, Clock: clocktesting.NewFakeClock(time.Now()), memory: newMemory(),
+		recoveries: make(chan event.GenericEvent), stopping: ctx.Done()}
+	released := make(chan string, 100)
+	go func() {
+		for {
+			select {
+			case e := <-r.recoveries:
+				released <- e.Object.GetName()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	const recoveries = 10
+	for range recoveries {
+		r.serviceFailed(tok, arcgisv1alpha1.ReasonServiceUnavailable)
+		for range healthyAfter {
+			r.serviceAnswered(tok)
+		}
+	}
+	// Every release is started (or told to run again) before serviceAnswered
+	// returns; give the goroutines time to reach List.
+	time.Sleep(200 * time.Millisecond)
+	c.mu.Lock()
+	most := c.most
+	c.mu.Unlock()
+	close(c.release)
+	if most != 1 {
+		t.Errorf("%d releases of one host listed at once, want 1", most)
+	}
+	if got := <-released; got != "a" {
+		t.Fatalf("released %q, want a", got)
+	}
+	// The recoveries during the first release run it once more, and no more.
+	if got := <-released; got != "a" {
+		t.Fatalf("released %q, want a", got)
+	}
+	time.Sleep(200 * time.Millisecond)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.calls != 2 || len(released) != 0 {
+		t.Errorf("%d lists and %d more releases after %d recoveries during a release, want 2 lists and none", c.calls, len(released), recoveries)
 	}
 }
