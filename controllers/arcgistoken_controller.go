@@ -30,6 +30,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -69,10 +70,10 @@ type ArcGISTokenReconciler struct {
 	refs     *refReader
 	watches  *referenceWatches
 	seedOnce sync.Once
-	// recoveries queues the ArcGISTokens a service's recovery releases
-	// (releaseWaiting) until stopping closes.
+	// releases holds the hosts whose service recovered, and recoveries the
+	// ArcGISTokens their releases queue (releaseRecovered).
+	releases   workqueue.TypedInterface[string]
 	recoveries chan event.GenericEvent
-	stopping   <-chan struct{}
 }
 
 // +kubebuilder:rbac:groups=arcgis.tokenoperator.dev,resources=arcgistokens,verbs=get;list;watch

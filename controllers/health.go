@@ -26,6 +26,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	arcgisv1alpha1 "github.com/tokenoperator/arcgis-token-operator/api/v1alpha1"
 	"github.com/tokenoperator/arcgis-token-operator/internal/metrics"
@@ -86,10 +87,6 @@ type hostHealth struct {
 	// them: an object that failed before a recovery may retry even if the
 	// service has failed a call since, as a flaky one does all the time.
 	recoveries []time.Time
-	// releasing says a release of the objects waiting on this host runs
-	// (releaseWaiting); again, that a recovery came while it did, so it
-	// runs once more.
-	releasing, again bool
 }
 
 func newServiceHealth() *serviceHealth {
@@ -173,32 +170,6 @@ func (s *serviceHealth) upAfter(host string, t time.Time) time.Time {
 	return time.Time{}
 }
 
-// startRelease says whether a recovery of host must start releasing the
-// objects that wait on it: not when a release runs already, which then runs
-// once more for this recovery.
-func (s *serviceHealth) startRelease(host string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	h := s.get(host)
-	if h.releasing {
-		h.again = true
-		return false
-	}
-	h.releasing = true
-	return true
-}
-
-// releaseDone ends a release of host's objects, unless a recovery came while
-// it ran: then it says to run it again.
-func (s *serviceHealth) releaseDone(host string) (again bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	h := s.get(host)
-	again, h.again = h.again, false
-	h.releasing = again
-	return again
-}
-
 func (s *serviceHealth) get(host string) *hostHealth {
 	h, ok := s.hosts[host]
 	if !ok {
@@ -223,8 +194,8 @@ func serviceHost(tok *arcgisv1alpha1.ArcGISToken) string {
 // recovery source, the objects that wait on the service's failure.
 func (r *ArcGISTokenReconciler) serviceAnswered(tok *arcgisv1alpha1.ArcGISToken) {
 	host := serviceHost(tok)
-	if r.memory.services.succeeded(host, r.Clock.Now()) && r.recoveries != nil && r.memory.services.startRelease(host) {
-		go r.releaseWaiting(host)
+	if r.memory.services.succeeded(host, r.Clock.Now()) && r.releases != nil {
+		r.releases.Add(host)
 	}
 }
 
@@ -248,28 +219,45 @@ func (r *ArcGISTokenReconciler) serviceHeld(tok *arcgisv1alpha1.ArcGISToken) str
 		host, fails, trialEvery, formatTime(trialAt))
 }
 
+// releaseRecovered releases the ArcGISTokens waiting on each host that
+// recovered, one host at a time, until ctx ends. A flaky service recovers
+// every few seconds, and each release reads every ArcGISToken, so the queue
+// holds a host once however often it recovers before its release starts,
+// and a host that recovers while its release runs is released once more
+// after it (the workqueue's dirty set), for the objects that failed after
+// the read.
+func (r *ArcGISTokenReconciler) releaseRecovered(ctx context.Context) error {
+	go func() {
+		<-ctx.Done()
+		r.releases.ShutDown()
+	}()
+	for {
+		host, shutdown := r.releases.Get()
+		if shutdown {
+			return nil
+		}
+		r.releaseWaiting(ctx, host)
+		r.releases.Done(host)
+	}
+}
+
 // releaseWaiting queues the ArcGISTokens of a host whose last failure was
 // the service's: their next reconcile plans the retry within
-// policies.RecoverySpread. One release per host runs at a time, once more
-// for all the recoveries that came while it ran: a flaky service recovers
-// every few seconds, and each release reads every ArcGISToken.
-func (r *ArcGISTokenReconciler) releaseWaiting(host string) {
-	for {
-		list := &arcgisv1alpha1.ArcGISTokenList{}
-		if err := r.List(context.Background(), list, client.UnsafeDisableDeepCopy); err == nil {
-			for i := range list.Items {
-				tok := &list.Items[i]
-				if !reasons.Lookup(tok.Status.LastFailureReason).EndsWithRecovery || serviceHost(tok) != host {
-					continue
-				}
-				select {
-				case r.recoveries <- event.GenericEvent{Object: tok}:
-				case <-r.stopping:
-					return
-				}
-			}
+// policies.RecoverySpread.
+func (r *ArcGISTokenReconciler) releaseWaiting(ctx context.Context, host string) {
+	list := &arcgisv1alpha1.ArcGISTokenList{}
+	if err := r.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		logf.FromContext(ctx).Error(err, "Could not list ArcGISTokens to release those waiting on a recovered service", "host", host)
+		return
+	}
+	for i := range list.Items {
+		tok := &list.Items[i]
+		if !reasons.Lookup(tok.Status.LastFailureReason).EndsWithRecovery || serviceHost(tok) != host {
+			continue
 		}
-		if !r.memory.services.releaseDone(host) {
+		select {
+		case r.recoveries <- event.GenericEvent{Object: tok}:
+		case <-ctx.Done():
 			return
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/workqueue"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -213,7 +214,8 @@ func TestServiceRecoveriesReleaseOneAtATime(t *testing.T) {
 	}
 	c := &blockingLister{items: []arcgisv1alpha1.ArcGISToken{*tok}, release: make(chan struct{})}
 	r := &ArcGISTokenReconciler{Client: c, Clock: clocktesting.NewFakeClock(time.Now()), memory: newMemory(),
-		recoveries: make(chan event.GenericEvent), stopping: ctx.Done()}
+		releases: workqueue.NewTyped[string](), recoveries: make(chan event.GenericEvent)}
+	go func() { _ = r.releaseRecovered(ctx) }()
 	released := make(chan string, 100)
 	go func() {
 		for {
@@ -226,15 +228,32 @@ func TestServiceRecoveriesReleaseOneAtATime(t *testing.T) {
 		}
 	}()
 
-	const recoveries = 10
-	for range recoveries {
+	recoverOnce := func() {
 		r.serviceFailed(tok, arcgisv1alpha1.ReasonServiceUnavailable)
 		for range healthyAfter {
 			r.serviceAnswered(tok)
 		}
 	}
-	// Every release is started (or told to run again) before serviceAnswered
-	// returns; give the goroutines time to reach List.
+	// The first recovery's release reads the ArcGISTokens; the others come
+	// while it does.
+	recoverOnce()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		c.mu.Lock()
+		started := c.calls > 0
+		c.mu.Unlock()
+		if started {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the recovery released nothing")
+		}
+	}
+	const recoveries = 10
+	for range recoveries - 1 {
+		recoverOnce()
+	}
+	// Every recovery is queued before serviceAnswered returns; give any
+	// release started for one time to reach List.
 	time.Sleep(200 * time.Millisecond)
 	c.mu.Lock()
 	most := c.most
@@ -243,11 +262,20 @@ func TestServiceRecoveriesReleaseOneAtATime(t *testing.T) {
 	if most != 1 {
 		t.Errorf("%d releases of one host listed at once, want 1", most)
 	}
-	if got := <-released; got != "a" {
+	next := func() string {
+		select {
+		case name := <-released:
+			return name
+		case <-time.After(10 * time.Second):
+			t.Fatal("no ArcGISToken released")
+			return ""
+		}
+	}
+	if got := next(); got != "a" {
 		t.Fatalf("released %q, want a", got)
 	}
 	// The recoveries during the first release run it once more, and no more.
-	if got := <-released; got != "a" {
+	if got := next(); got != "a" {
 		t.Fatalf("released %q, want a", got)
 	}
 	time.Sleep(200 * time.Millisecond)

@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -62,7 +63,11 @@ func (r *ArcGISTokenReconciler) SetupWithManager(ctx context.Context, mgr ctrl.M
 		return fmt.Errorf("ArcGISTokenReconciler needs an Issuer")
 	}
 	r.memory = newMemory()
-	r.recoveries, r.stopping = make(chan event.GenericEvent), ctx.Done()
+	r.recoveries = make(chan event.GenericEvent)
+	r.releases = workqueue.NewTypedWithConfig(workqueue.TypedQueueConfig[string]{Name: "service-recovery"})
+	if err := mgr.Add(manager.RunnableFunc(r.releaseRecovered)); err != nil {
+		return err
+	}
 	refs := &referenceWatches{
 		newCache: func(namespace string) (cache.Cache, error) {
 			return cache.New(mgr.GetConfig(), cache.Options{
